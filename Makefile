@@ -1,0 +1,77 @@
+# Build and test the aimnotes book. Everything runs in ./.venv, created from the
+# exact pins in constraints.txt on Python 3.11 the first time it is needed.
+#
+#   make test        unit tests + notebook checks (pytest, nbval on the chapters)
+#   make book        executed HTML book in _build/html (Sphinx -W: warnings are errors)
+#
+# Run `make help` for the other targets.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# The size the notebook checks and their references use (see aimnotes/config.py).
+TEST_SIZE := quick
+# Chapter(s) for `make reference`; empty means every notebook chapter in _toc.yml.
+CHAPTER ?=
+# Extra pytest arguments, e.g. make test PYTEST_ARGS="-k perceptron -x".
+PYTEST_ARGS ?=
+
+PYTEST_NB := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg
+
+# Fingerprint of what the executed chapters depend on besides their code cells
+# (jupyter-cache keys only on those): the package, the pins and the size level.
+BOOK_HASH_FILE := _build/.aimnotes-hash
+BOOK_SIZE = $(or $(AIMNOTES_SIZE),default)
+BOOK_HASH = { find aimnotes -name '*.py' -type f | LC_ALL=C sort | xargs sha256sum; \
+              sha256sum constraints.txt pyproject.toml; \
+              echo "AIMNOTES_SIZE=$(BOOK_SIZE)"; } | sha256sum | cut -d' ' -f1
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help test book reference benchmarks clean distclean venv
+
+help: ## Show this help
+	@echo "Usage: make <target>   (first use creates .venv from constraints.txt with $(PYTHON))"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+test: $(STAMP) ## Unit tests and notebook checks (AIMNOTES_SIZE=quick)
+	AIMNOTES_SIZE=$(TEST_SIZE) $(BIN)/python -m pytest $(PYTEST_NB) $(PYTEST_ARGS)
+
+book: $(STAMP) ## Execute every chapter and build the HTML book into _build/html
+	@mkdir -p _build
+	@new=$$($(BOOK_HASH)); \
+	old=$$(cat $(BOOK_HASH_FILE) 2>/dev/null || true); \
+	if [ "$$new" != "$$old" ]; then \
+	  echo "aimnotes, pins or AIMNOTES_SIZE changed: clearing _build and the execution cache"; \
+	  $(BIN)/jupyter-book clean --all . ; \
+	  mkdir -p _build; echo "$$new" > $(BOOK_HASH_FILE); \
+	fi
+	$(BIN)/jupyter-book build --all -W -n --keep-going .
+	@echo "Book: _build/html/index.html"
+
+reference: $(STAMP) ## Regenerate tests/reference/*.ipynb (all chapters, or CHAPTER=book/x.md)
+	AIMNOTES_SIZE=$(TEST_SIZE) $(BIN)/python tests/make_reference.py $(CHAPTER)
+
+benchmarks: $(STAMP) ## Run benchmarks/run.py
+	@if [ -f benchmarks/run.py ]; then \
+	  $(BIN)/python benchmarks/run.py; \
+	else \
+	  echo "benchmarks/run.py does not exist"; exit 1; \
+	fi
+
+venv: $(STAMP) ## Create or update .venv only
+
+clean: ## Remove build outputs and caches (keeps .venv)
+	rm -rf _build .pytest_cache
+	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean ## Also remove .venv
+	rm -rf $(VENV)
+
+# The venv is (re)installed when missing or older than the pins / package metadata.
+$(STAMP): constraints.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "$(VENV) is not Python 3.11, which the pins are for: make distclean, then make PYTHON=/path/to/python3.11 ...")'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	@touch $@
