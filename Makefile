@@ -29,7 +29,7 @@ BOOK_HASH = { find aimnotes -name '*.py' -type f | LC_ALL=C sort | xargs sha256s
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help test book reference benchmarks clean distclean venv
+.PHONY: help test book reference benchmarks check-install clean distclean venv
 
 help: ## Show this help
 	@echo "Usage: make <target>   (first use creates .venv from constraints.txt with $(PYTHON))"
@@ -59,6 +59,16 @@ benchmarks: $(STAMP) ## Run benchmarks/run.py
 	else \
 	  echo "benchmarks/run.py does not exist"; exit 1; \
 	fi
+
+check-install: ## Non-editable install into a throwaway venv, imported from outside the checkout
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(PYTHON) -m venv "$$tmp/venv" && \
+	"$$tmp/venv/bin/python" -m pip install --quiet -c constraints.txt . && \
+	cd "$$tmp" && "$$tmp/venv/bin/python" -c 'import aimnotes, aimnotes.testing; \
+	from aimnotes import glm, priors, channels; \
+	assert "site-packages" in aimnotes.__file__, aimnotes.__file__; \
+	se = glm.state_evolution([1.0, 2.0], priors.Rademacher(), channels.Sign()); \
+	print("installed", aimnotes.__version__, "from", aimnotes.__file__, "mse", se.mse)'
 
 venv: $(STAMP) ## Create or update .venv only
 
