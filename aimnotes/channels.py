@@ -41,19 +41,35 @@ def mills(u):
     return _SQRT_2_OVER_PI / erfcx(-np.asarray(u, dtype=float) / np.sqrt(2.0))
 
 
-def mills_excess(u):
+def mills_excess(u, ratio=None):
     r""":math:`u + \varphi(u)/\Phi(u)`, without cancellation as :math:`u \to -\infty`.
 
     For :math:`t = -u > 3` it is the continued fraction
     :math:`1/(t + 2/(t + 3/(t + \dots)))` of the Mills ratio, which keeps
-    full relative precision where the direct sum cancels.
+    full relative precision where the direct sum cancels. ``ratio``, if
+    given, is ``mills(u)`` already computed.
     """
     u = np.asarray(u, dtype=float)
-    t = np.maximum(-u, 3.0)
-    tail = np.zeros_like(t)
-    for k in range(60, 1, -1):  # evaluated from the tail, fixed depth
-        tail = k / (t + tail)
-    return np.where(u < -3.0, 1.0 / (t + tail), u + mills(u))
+    out = u + (mills(u) if ratio is None else ratio)
+    far = u < -3.0
+    if np.any(far):
+        t = -u[far]
+        tail = np.zeros_like(t)
+        for k in range(40, 1, -1):  # evaluated from the tail, fixed depth
+            tail = k / (t + tail)
+        out[far] = 1.0 / (t + tail)
+    return out
+
+
+def _two_sided_mills(a):
+    r""":math:`\varphi(a)/(\Phi(a)\Phi(-a)) = \varphi/\Phi(a) + \varphi/\Phi(-a)`, even in ``a``.
+
+    With :math:`t = |a|` and :math:`E = \operatorname{erfcx}(t/\sqrt2)`,
+    :math:`\Phi(-t) = \tfrac12 E e^{-t^2/2}`, so one ``erfcx`` serves both terms.
+    """
+    t = np.abs(a)
+    e = erfcx(t / np.sqrt(2.0))
+    return _SQRT_2_OVER_PI / (e * (1.0 - 0.5 * e * np.exp(-0.5 * t * t)))
 
 
 def _norm_pdf(x):
@@ -186,7 +202,7 @@ class Sign(Channel):
     """
 
     noiseless = True
-    n_nodes = 161
+    n_nodes = 61
 
     def __init__(self, kappa=0.0):
         self.kappa = float(check_in_range(kappa, "kappa", -np.inf, np.inf))
@@ -204,7 +220,7 @@ class Sign(Channel):
         u = y * (omega - self.kappa) / sqrt_v
         ratio = mills(u)
         # dg = -g ((omega - kappa)/V + g), written without cancellation.
-        return y * ratio / sqrt_v, -ratio * mills_excess(u) / V
+        return y * ratio / sqrt_v, -ratio * mills_excess(u, ratio) / V
 
     def _log_z_out(self, y, omega, V):
         return log_ndtr(y * (omega - self.kappa) / np.sqrt(V))
@@ -220,7 +236,7 @@ class Sign(Channel):
         return V, _norm_pdf(self.kappa / np.sqrt(rho)) * mean
 
     def se_q_hat(self, q, rho=1.0):  # noqa: D102 (documented on the class)
-        V, avg = self._a_average(q, rho, lambda a: mills(a) + mills(-a))
+        V, avg = self._a_average(q, rho, _two_sided_mills)
         with np.errstate(divide="ignore"):
             return avg / np.sqrt(V * rho)
 
@@ -228,7 +244,7 @@ class Sign(Channel):
         def k(a):
             # (Phi log Phi)(a) + (Phi log Phi)(-a), divided by phi(a).
             ratio = log_ndtr(a) / ndtr(-a) + log_ndtr(-a) / ndtr(a)
-            return ratio / (mills(a) + mills(-a))
+            return ratio / _two_sided_mills(a)
 
         V, avg = self._a_average(q, rho, k)
         return np.sqrt(V / rho) * avg

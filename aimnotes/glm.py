@@ -460,8 +460,9 @@ def amp(X, y, prior, channel, *, max_iter=1000, tol=1e-7, damping=0.3, adaptive=
         if x_true.shape != (d,):
             raise ValueError(f"x_true must have shape ({d},), got {x_true.shape}")
     rho = prior.var
-    row_scale = np.sum(X * X) / max(n, 1)  # sum_i X_{mu i}^2, averaged over mu
-    col_scale = np.sum(X * X) / d  # sum_mu X_{mu i}^2, averaged over i
+    frobenius2 = np.einsum("ij,ij->", X, X)
+    row_scale = frobenius2 / max(n, 1)  # sum_i X_{mu i}^2, averaged over mu
+    col_scale = frobenius2 / d  # sum_mu X_{mu i}^2, averaged over i
 
     a = np.zeros(d)
     c = np.full(d, rho)
@@ -475,9 +476,9 @@ def amp(X, y, prior, channel, *, max_iter=1000, tol=1e-7, damping=0.3, adaptive=
     for it in range(1, max_iter + 1):
         V = max(row_scale * c.mean(), 1e-300)
         omega = X @ a - V * g
-        g, dg = channel.g_out(y, omega, V)
+        g, dg = channel._g_out(y, omega, V)  # labels were checked once above
         A = -col_scale * dg.mean() if n else 0.0
-        if it > 1 and not A > 0:
+        if n and it > 1 and not A > 0:
             # Every label is satisfied by a margin of many sqrt(V): g_out and
             # its derivative underflowed, which happens only once the variance
             # has collapsed. Keep the last estimate instead of resetting it.
