@@ -9,6 +9,14 @@ channels
 glm
     Teacher-student generalised linear models: data, state evolution,
     thresholds, GAMP and simple baselines.
+rmt
+    Random-matrix tools: free convolution of Marchenko-Pastur and
+    semicircle laws, Wishart denoising error, rotation-invariant estimator.
+aim
+    The attention-indexed model: output channels, state evolution,
+    GAMP-RIE (quadratic networks are its T = 1 case).
+gd
+    Gradient-descent baselines for the attention student.
 quadrature, solvers
     Shared numerical machinery (Gauss rules, vectorised fixed points).
 config
@@ -22,8 +30,11 @@ testing
 Only numpy and scipy are needed to import the numerical modules.
 """
 
-from . import channels, config, glm, plotting, priors, quadrature, solvers
+from . import aim, channels, config, gd, glm, plotting, priors, quadrature, rmt, solvers
 
 __version__ = "0.1.0"
 
-__all__ = ["channels", "config", "glm", "plotting", "priors", "quadrature", "solvers", "__version__"]
+__all__ = [
+    "aim", "channels", "config", "gd", "glm", "plotting", "priors", "quadrature", "rmt",
+    "solvers", "__version__",
+]
