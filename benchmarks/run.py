@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/run.py [--quick] [--output PATH]
 
-Three benchmarks, each documenting a requirement of the package:
+Four benchmarks, each documenting requirements of the package:
 
 1. State evolution over a grid of ``alpha`` as one vectorised call of
    :func:`aimnotes.glm.state_evolution`, against a Python loop of scalar
@@ -14,6 +14,15 @@ Three benchmarks, each documenting a requirement of the package:
    1.5 times their cost).
 3. Wall time of :func:`aimnotes.glm.thresholds` for the binary perceptron
    with threshold ``kappa`` (requirement: a few seconds per call).
+4. The attention-indexed model (:mod:`aimnotes.aim`): wall time of one
+   point of :func:`aimnotes.aim.state_evolution` for the softmax channel
+   (requirement: well under 1 s) and the hardmax channel (under 1 s, by
+   deterministic quadrature), warm and on the first call for a new ``rho``
+   (which builds cached tables); a 50-point softmax curve as one vectorised
+   call against a loop of scalar calls; and one iteration of
+   :func:`aimnotes.aim.gamp_rie` at ``d = 100`` against its two batched
+   matmuls plus one symmetric eigendecomposition (requirement: at most 2
+   times their cost).
 
 Every time is the median over repeats of ``timeit``-style measurements
 (garbage collector off, several calls per measurement for short
@@ -25,6 +34,7 @@ and BLAS threading, are written as JSON.
 """
 
 import argparse
+import contextlib
 import datetime
 import hashlib
 import json
@@ -32,14 +42,16 @@ import os
 import platform
 import subprocess
 import timeit
+import warnings
 from pathlib import Path
 
 import numpy as np
 import scipy
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import aimnotes
-from aimnotes import channels, glm, priors
+from aimnotes import _hardmax, aim, channels, glm, priors, rmt
+from aimnotes.solvers import ConvergenceWarning
 
 HERE = Path(__file__).resolve().parent
 #: Fields of each ``threadpoolctl`` thread pool recorded with the results.
@@ -55,6 +67,24 @@ SE_MIN_SPEEDUP = 10.0
 AMP_MAX_RATIO = 1.5
 #: Sample ratio of the GAMP benchmark.
 AMP_ALPHA = 2.0
+#: Allowed wall time of one AIM state-evolution point, in seconds.
+AIM_SE_MAX_S = 1.0
+#: Allowed cost of one GAMP-RIE iteration, in units of its two batched matmuls
+#: plus one symmetric eigendecomposition.
+AIM_GAMP_MAX_RATIO = 2.0
+#: Width ratio of every AIM benchmark.
+AIM_RHO = 0.5
+#: Token dimension of the GAMP-RIE benchmark.
+AIM_D = 100
+#: The AIM cases: (name, channel, alpha) of the single state-evolution points
+#: and of GAMP-RIE.
+AIM_CASES = (("softmax", aim.Softmax(2), 0.1), ("hardmax", aim.Hardmax(), 0.5))
+#: BLAS threads of the GAMP-RIE benchmark: ``None`` leaves the default (one
+#: per core), 1 limits BLAS to one thread (at d = 100 the calls are small, and
+#: a neighbouring process stalls multi-threaded OpenBLAS far more; see README).
+AIM_GAMP_THREADS = (None, 1)
+#: The softmax state-evolution curve: alphas of the vectorised call and the loop.
+AIM_CURVE = np.linspace(0.0, 0.3, 50)
 
 SETTINGS = {
     "default": {
@@ -65,6 +95,12 @@ SETTINGS = {
         "amp_repeat": 9,
         "matvec_number": 10,
         "thresholds_repeat": 3,
+        "aim_se_repeat": 15,
+        "aim_se_number": 20,
+        "aim_first_repeat": 7,
+        "aim_iters": (5, 20),
+        "aim_repeat": 7,
+        "aim_ops_number": 5,
     },
     "quick": {
         "se_n_alpha": 64,
@@ -74,6 +110,12 @@ SETTINGS = {
         "amp_repeat": 3,
         "matvec_number": 10,
         "thresholds_repeat": 1,
+        "aim_se_repeat": 3,
+        "aim_se_number": 5,
+        "aim_first_repeat": 2,
+        "aim_iters": (3, 8),
+        "aim_repeat": 3,
+        "aim_ops_number": 3,
     },
 }
 
@@ -147,7 +189,8 @@ def environment():
         ``aimnotes/`` differs from it, a SHA-256 of the package's sources
         (which code was measured, committed or not), the thread pools
         reported by ``threadpoolctl`` and the threading-related environment
-        variables that are set.
+        variables that are set. :func:`main` adds ``load_average_end``, the
+        load average when the benchmarks have run.
     """
     status = _git("status", "--porcelain", "--", "aimnotes")
     return {
@@ -322,6 +365,218 @@ def bench_thresholds(cfg):
     return rows
 
 
+def _clear_aim_caches(hardmax_table=False):
+    """Forget the tables that :func:`aimnotes.aim.state_evolution` caches.
+
+    ``rmt._slope_table`` (softmax closed form) and ``aim._mmse_interpolant``
+    (iterated channels) are cached per ``rho``; the next call is then the
+    first for its ``rho``. ``_hardmax._table`` (hardmax Fisher information)
+    is cached once per process, for any ``rho``.
+    """
+    rmt._slope_table.cache_clear()
+    aim._mmse_interpolant.cache_clear()
+    if hardmax_table:
+        _hardmax._table.cache_clear()
+
+
+def _same_state(a, b):
+    """Whether two :class:`aimnotes.aim.AIMStateEvolution` are bitwise equal."""
+    return all(np.array_equal(getattr(a, k), getattr(b, k), equal_nan=True)
+               for k in ("q", "q_hat", "mse", "n_iter"))
+
+
+def bench_aim_state_evolution(cfg):
+    """Wall time of single AIM state-evolution points and of a softmax curve.
+
+    Parameters
+    ----------
+    cfg : dict
+        Settings (``aim_se_repeat``, ``aim_se_number``, ``aim_first_repeat``).
+
+    Returns
+    -------
+    dict
+        ``"points"``: one entry per channel of :data:`AIM_CASES`, with the
+        median time of a warm call (tables cached), of the first call for a
+        new ``rho`` (per-``rho`` caches cleared before each measurement)
+        and, for the hardmax channel, of the first call of the process
+        (its Fisher-information table cleared too); the point's error and
+        whether every call, cold or warm, returned bitwise the same state.
+        ``"curve"``: the softmax curve over :data:`AIM_CURVE` as one
+        vectorised call against a loop of scalar calls.
+    """
+    points = []
+    for name, channel, alpha in AIM_CASES:
+        def call():
+            return aim.state_evolution(alpha, AIM_RHO, channel)
+
+        def first_for_rho():
+            _clear_aim_caches()
+            return call()
+
+        def first_of_process():
+            _clear_aim_caches(hardmax_table=True)
+            return call()
+
+        cold = first_of_process()
+        warm = call()
+        # No ratio is formed here: the warm calls (short, many per
+        # measurement) and the first calls (each rebuilds a table, fewer
+        # repeats) are measured apart.
+        times = interleaved_medians({"warm": (call, cfg["aim_se_number"])},
+                                    cfg["aim_se_repeat"])
+        cases = {"first_rho": (first_for_rho, 1)}
+        if name == "hardmax":
+            cases["first_process"] = (first_of_process, 1)
+        times.update(interleaved_medians(cases, cfg["aim_first_repeat"]))
+        again = first_for_rho()
+        points.append({
+            "case": name,
+            "channel": repr(channel),
+            "alpha": alpha,
+            "rho": AIM_RHO,
+            "warm_s": times["warm"],
+            "first_call_s": times["first_rho"],
+            "first_call_process_s": times.get("first_process"),
+            "max_s": AIM_SE_MAX_S,
+            "meets_requirement": times["warm"] < AIM_SE_MAX_S,
+            "first_call_meets_requirement": max(
+                times["first_rho"], times.get("first_process", 0.0)) < AIM_SE_MAX_S,
+            "mse": float(warm.mse),
+            "n_iter": int(warm.n_iter),
+            "deterministic": _same_state(cold, warm) and _same_state(warm, again),
+        })
+
+    channel = AIM_CASES[0][1]  # softmax
+    vec = aim.state_evolution(AIM_CURVE, AIM_RHO, channel)
+    loop = [aim.state_evolution(a, AIM_RHO, channel) for a in AIM_CURVE]
+    times = interleaved_medians(
+        {
+            "vectorised": (lambda: aim.state_evolution(AIM_CURVE, AIM_RHO, channel), 1),
+            "loop": (lambda: [aim.state_evolution(a, AIM_RHO, channel) for a in AIM_CURVE], 1),
+        },
+        cfg["aim_se_repeat"],
+    )
+    pr = float(aim.perfect_recovery_threshold(AIM_RHO, channel))
+    curve = {
+        "channel": repr(channel),
+        "rho": AIM_RHO,
+        "n_alpha": AIM_CURVE.size,
+        "alpha_range": [float(AIM_CURVE[0]), float(AIM_CURVE[-1])],
+        "n_solved": int(np.sum((AIM_CURVE > 0) & (AIM_CURVE < pr))),
+        "alpha_pr": pr,
+        "vectorised_s": times["vectorised"],
+        "loop_s": times["loop"],
+        "speedup": times["loop"] / times["vectorised"],
+        "max_abs_mse_diff": float(np.max(np.abs(vec.mse - np.array([s.mse for s in loop])))),
+    }
+    return {"points": points, "curve": curve}
+
+
+@contextlib.contextmanager
+def _quiet_convergence():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def bench_aim_gamp(cfg):
+    """Cost of one GAMP-RIE iteration against its batched matmuls and eigh.
+
+    The time per iteration is the difference of the times of
+    :func:`aimnotes.aim.gamp_rie` with ``max_iter = K_hi`` and ``K_lo`` and
+    ``tol = 0``, divided by the difference of the numbers of iterations they
+    ran (as in :func:`bench_amp`). ``tol = 0`` leaves the absolute floor
+    ``1e-12`` of the stopping test, which the iterate reaches only near
+    convergence; the counts actually run are recorded. The reference is
+    ``aim._indices(tokens, S)`` + ``aim._adjoint(tokens, G)`` +
+    ``np.linalg.eigh(R)`` on inputs of the same sizes (the teacher ``S``, a
+    random symmetric ``G`` of shape ``(n, T, T)``, a random symmetric ``R``).
+
+    Parameters
+    ----------
+    cfg : dict
+        Settings (``aim_iters``, ``aim_repeat``, ``aim_ops_number``).
+
+    Returns
+    -------
+    list of dict
+        One entry per case of :data:`AIM_CASES` and BLAS threading of
+        :data:`AIM_GAMP_THREADS` (``blas_threads``: ``None`` for the
+        default), with the three parts of the reference timed apart too.
+
+    Raises
+    ------
+    RuntimeError
+        If GAMP-RIE stops before ``K_lo`` iterations, so that the
+        difference is empty.
+    """
+    k_lo, k_hi = cfg["aim_iters"]
+    d = AIM_D
+    rows = []
+    for seed, (name, channel, alpha) in enumerate(AIM_CASES):
+        rng = np.random.default_rng(seed)
+        tokens, y, S = aim.sample(d, alpha, AIM_RHO, channel, rng=rng)
+        G = rng.standard_normal(y.shape)
+        G = 0.5 * (G + np.swapaxes(G, -1, -2))
+        R = rng.standard_normal((d, d))
+        R = S + (R + R.T) / np.sqrt(2.0 * d)
+        for threads in AIM_GAMP_THREADS:
+            limit = (contextlib.nullcontext() if threads is None
+                     else threadpool_limits(limits=threads, user_api="blas"))
+            with limit:
+                row = _aim_gamp_case(cfg, tokens, y, S, G, R, channel, k_lo, k_hi)
+            rows.append({"case": name, "alpha": alpha, "blas_threads": threads, **row})
+    return rows
+
+
+def _aim_gamp_case(cfg, tokens, y, S, G, R, channel, k_lo, k_hi):
+    """One row of :func:`bench_aim_gamp`, under the BLAS threading in force."""
+
+    def run_gamp(k):
+        with _quiet_convergence():
+            return aim.gamp_rie(tokens, y, AIM_RHO, channel, max_iter=k, tol=0.0)
+
+    n_lo, n_hi = run_gamp(k_lo).n_iter, run_gamp(k_hi).n_iter
+    if n_hi <= n_lo:
+        raise RuntimeError(f"GAMP-RIE stopped after {n_hi} iterations, "
+                           f"before max_iter={k_lo}")
+    number = cfg["aim_ops_number"]
+    times = interleaved_medians(
+        {
+            "ops": (lambda: (aim._indices(tokens, S), aim._adjoint(tokens, G),
+                             np.linalg.eigh(R)), number),
+            "indices": (lambda: aim._indices(tokens, S), number),
+            "adjoint": (lambda: aim._adjoint(tokens, G), number),
+            "eigh": (lambda: np.linalg.eigh(R), number),
+            "gamp_lo": (lambda: run_gamp(k_lo), 1),
+            "gamp_hi": (lambda: run_gamp(k_hi), 1),
+        },
+        cfg["aim_repeat"],
+    )
+    per_iter = (times["gamp_hi"] - times["gamp_lo"]) / (n_hi - n_lo)
+    ratio = per_iter / times["ops"]
+    return {
+        "channel": repr(channel),
+        "rho": AIM_RHO,
+        "d": tokens.shape[2],
+        "n": tokens.shape[0],
+        "max_iter": [k_lo, k_hi],
+        "iterations": [n_lo, n_hi],
+        "exact_iterations": [n_lo, n_hi] == [k_lo, k_hi],
+        "gamp_s": [times["gamp_lo"], times["gamp_hi"]],
+        "ops_s": times["ops"],
+        "indices_s": times["indices"],
+        "adjoint_s": times["adjoint"],
+        "eigh_s": times["eigh"],
+        "iteration_s": per_iter,
+        "fixed_cost_s": times["gamp_lo"] - n_lo * per_iter,
+        "ratio": ratio,
+        "max_ratio": AIM_GAMP_MAX_RATIO,
+        "meets_requirement": ratio <= AIM_GAMP_MAX_RATIO,
+    }
+
+
 # ------------------------------------------------------------------ output
 def _mark(ok):
     return "yes" if ok else "NO"
@@ -334,7 +589,8 @@ def format_report(results):
     ----------
     results : dict
         As returned by :func:`main` (keys ``environment``, ``mode``,
-        ``state_evolution``, ``amp``, ``thresholds``).
+        ``state_evolution``, ``amp``, ``thresholds``, ``aim_state_evolution``,
+        ``aim_gamp``).
 
     Returns
     -------
@@ -347,6 +603,9 @@ def format_report(results):
         for p in env["threadpools"]
     ) or "none found"
     load = " ".join(f"{x:.2f}" for x in env["load_average"] or ()) or "unknown"
+    load_end = env.get("load_average_end")
+    if load_end:
+        load += " (at the end " + " ".join(f"{x:.2f}" for x in load_end) + ")"
     lines = [
         f"aimnotes benchmarks ({results['mode']}), {env['date']}",
         f"  {env['cpu']}, {env['cpu_count']} cores, load average {load}; "
@@ -394,6 +653,53 @@ def format_report(results):
         lines.append(
             f"  {r['kappa']:<8g}{r['time_s']:>8.2f} s{r['alpha_it']:>12.5f}{r['alpha_alg']:>12.5f}"
         )
+    se = results["aim_state_evolution"]
+    lines += [
+        "",
+        f"4. Attention-indexed model, rho = {AIM_RHO:g}",
+        f"  state evolution, one point (required: under {AIM_SE_MAX_S:g} s; "
+        "first call = first for a new rho)",
+        f"  {'channel':<22}{'alpha':>6}{'warm':>11}{'first call':>12}{'first of process':>18}"
+        f"{'iters':>7}{'det.':>6}{'ok':>5}",
+    ]
+    for r in se["points"]:
+        proc = r["first_call_process_s"]
+        proc = "" if proc is None else f"{proc * 1e3:.0f} ms"
+        lines.append(
+            f"  {r['channel']:<22}{r['alpha']:>6g}{r['warm_s'] * 1e3:>8.2f} ms"
+            f"{r['first_call_s'] * 1e3:>9.0f} ms{proc:>18}{r['n_iter']:>7d}"
+            f"{_mark(r['deterministic']):>6}"
+            f"{_mark(r['meets_requirement'] and r['first_call_meets_requirement']):>5}"
+        )
+    c = se["curve"]
+    lines += [
+        f"  softmax curve, {c['n_alpha']} alphas in [{c['alpha_range'][0]:g}, "
+        f"{c['alpha_range'][1]:g}] ({c['n_solved']} below alpha_PR = {c['alpha_pr']:.4f}): "
+        f"vectorised {c['vectorised_s'] * 1e3:.1f} ms, loop {c['loop_s'] * 1e3:.1f} ms, "
+        f"speedup {c['speedup']:.1f}x, max |mse diff| {c['max_abs_mse_diff']:.1e}",
+    ]
+    gamp_rows = results["aim_gamp"]
+    lines += [
+        f"  GAMP-RIE at d = {AIM_D}: one iteration vs _indices + _adjoint + eigh "
+        f"(required ratio <= {AIM_GAMP_MAX_RATIO:g})",
+        f"  {'channel':<22}{'alpha':>6}{'n':>6}{'BLAS':>8}{'K_lo, K_hi':>11}{'iteration':>12}"
+        f"{'reference':>12}{'ratio':>7}{'fixed cost':>13}{'ok':>5}",
+    ]
+    for r in gamp_rows:
+        threads = "default" if r["blas_threads"] is None else f"{r['blas_threads']} thr"
+        lines.append(
+            f"  {r['channel']:<22}{r['alpha']:>6g}{r['n']:>6d}{threads:>8}"
+            f"{'{}, {}'.format(*r['iterations']):>11}"
+            f"{r['iteration_s'] * 1e3:>9.2f} ms{r['ops_s'] * 1e3:>9.2f} ms"
+            f"{r['ratio']:>7.2f}{r['fixed_cost_s'] * 1e3:>10.1f} ms"
+            f"{_mark(r['meets_requirement']):>5}"
+        )
+    lines.append("  reference = _indices + _adjoint + eigh:")
+    for r in gamp_rows:
+        threads = "default" if r["blas_threads"] is None else f"{r['blas_threads']} thr"
+        lines.append(
+            f"    {r['case']:<8}{threads:>8}: {r['indices_s'] * 1e3:.2f} + "
+            f"{r['adjoint_s'] * 1e3:.2f} + {r['eigh_s'] * 1e3:.2f} ms")
     return "\n".join(lines)
 
 
@@ -433,7 +739,11 @@ def main(argv=None):
         "state_evolution": bench_state_evolution(cfg),
         "amp": bench_amp(cfg),
         "thresholds": bench_thresholds(cfg),
+        "aim_state_evolution": bench_aim_state_evolution(cfg),
+        "aim_gamp": bench_aim_gamp(cfg),
     }
+    results["environment"]["load_average_end"] = (
+        list(os.getloadavg()) if hasattr(os, "getloadavg") else None)
     print(format_report(results))
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
