@@ -17,6 +17,10 @@ aim
     GAMP-RIE (quadratic networks are its T = 1 case).
 gd
     Gradient-descent baselines for the attention student.
+raf
+    Rules and facts: state evolution of ridge, hinge and logistic ERM,
+    kernels and random features, Bayes-optimal baseline, finite-size
+    learners (scikit-learn, imported when used).
 quadrature, solvers
     Shared numerical machinery (Gauss rules, vectorised fixed points).
 config
@@ -30,11 +34,11 @@ testing
 Only numpy and scipy are needed to import the numerical modules.
 """
 
-from . import aim, channels, config, gd, glm, plotting, priors, quadrature, rmt, solvers
+from . import aim, channels, config, gd, glm, plotting, priors, quadrature, raf, rmt, solvers
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "aim", "channels", "config", "gd", "glm", "plotting", "priors", "quadrature", "rmt",
-    "solvers", "__version__",
+    "aim", "channels", "config", "gd", "glm", "plotting", "priors", "quadrature", "raf",
+    "rmt", "solvers", "__version__",
 ]
