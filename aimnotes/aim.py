@@ -30,6 +30,7 @@ References
    quadratically many samples", arXiv:2408.03733 (2024).
 """
 
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -43,7 +44,7 @@ from ._validation import (
     check_positive,
     check_positive_int,
 )
-from .solvers import fixed_point
+from .solvers import ConvergenceWarning, fixed_point
 
 __all__ = [
     "Linear",
@@ -474,7 +475,7 @@ def perfect_recovery_threshold(rho, channel):
 
 def small_width_state_evolution(alpha_bar, channel, *, damping=0.5, tol=1e-12,
                                 max_iter=5000):
-    r"""State evolution in the small-width limit :math:`\rho \to 0`, :math:`\alpha = \bar\alpha\rho`.
+    r"""State evolution in the small-width limit (:math:`\rho \to 0`, fixed :math:`\alpha/\rho`).
 
     Each eigenvalue of :math:`S` becomes a BBP spike:
 
@@ -554,7 +555,7 @@ class GAMPRIEResult:
 
 
 def _adjoint(tokens, G):
-    r""":math:`\sum_\mu \mathcal{A}_\mu^*(G_\mu)` as one :math:`(d\times nT)(nT\times d)` matmul."""
+    r""":math:`\sum_\mu \mathcal{A}_\mu^*(G_\mu)`, one :math:`(d\times nT)(nT\times d)` matmul."""
     n, T, d = tokens.shape
     G_tilde = G * (1.0 - 0.5 * (1.0 - np.eye(T)))  # diagonal kept, off-diagonal halved
     GX = np.einsum("nab,nbd->nad", G_tilde, tokens).reshape(n * T, d)
@@ -695,10 +696,6 @@ def gamp_rie(tokens, y, rho, channel, *, max_iter=300, tol=1e-5, damping=0.5, S_
             converged = True
             break
     if not converged:
-        import warnings
-
-        from .solvers import ConvergenceWarning
-
         warnings.warn(f"GAMP-RIE did not converge in {max_iter} iterations "
                       f"(last relative change {change / c:.2e} > tol={tol:g})",
                       ConvergenceWarning, stacklevel=2)
