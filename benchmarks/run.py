@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/run.py [--quick] [--output PATH]
 
-Four benchmarks, each documenting requirements of the package:
+Five benchmarks, each documenting requirements of the package:
 
 1. State evolution over a grid of ``alpha`` as one vectorised call of
    :func:`aimnotes.glm.state_evolution`, against a Python loop of scalar
@@ -23,6 +23,13 @@ Four benchmarks, each documenting requirements of the package:
    :func:`aimnotes.aim.gamp_rie` at ``d = 100`` against its two batched
    matmuls plus one symmetric eigendecomposition (requirement: at most 2
    times their cost).
+5. Rules and facts (:mod:`aimnotes.raf`): wall time of a 50-point ERM
+   state-evolution curve, :func:`aimnotes.raf.erm_state_evolution` as one
+   vectorised call, for the hinge and logistic losses at two ridge
+   penalties (requirement: seconds, flagged against 5 s), and its speedup
+   over a Python loop of scalar calls for the logistic loss at
+   ``lam = 1e-2`` (reported; with ``--quick`` the loop runs on every fifth
+   alpha and its time is scaled).
 
 Every time is the median over repeats of ``timeit``-style measurements
 (garbage collector off, several calls per measurement for short
@@ -50,7 +57,7 @@ import scipy
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import aimnotes
-from aimnotes import _hardmax, aim, channels, glm, priors, rmt
+from aimnotes import _hardmax, aim, channels, glm, priors, raf, rmt
 from aimnotes.solvers import ConvergenceWarning
 
 HERE = Path(__file__).resolve().parent
@@ -85,6 +92,15 @@ AIM_CASES = (("softmax", aim.Softmax(2), 0.1), ("hardmax", aim.Hardmax(), 0.5))
 AIM_GAMP_THREADS = (None, 1)
 #: The softmax state-evolution curve: alphas of the vectorised call and the loop.
 AIM_CURVE = np.linspace(0.0, 0.3, 50)
+#: Allowed wall time of one 50-point rules-and-facts curve, in seconds.
+RAF_SE_MAX_S = 5.0
+#: The rules-and-facts curve: alphas and fact fraction of every case.
+RAF_CURVE = np.linspace(0.1, 4.0, 50)
+RAF_EPS = 0.2
+#: The rules-and-facts cases: (loss, lam) of the vectorised curves.
+RAF_CASES = (("hinge", 1e-2), ("hinge", 1.0), ("logistic", 1e-2), ("logistic", 1.0))
+#: The case whose vectorised curve is compared with a loop of scalar calls.
+RAF_LOOP_CASE = ("logistic", 1e-2)
 
 SETTINGS = {
     "default": {
@@ -101,6 +117,8 @@ SETTINGS = {
         "aim_iters": (5, 20),
         "aim_repeat": 7,
         "aim_ops_number": 5,
+        "raf_repeat": 5,
+        "raf_loop_stride": 1,
     },
     "quick": {
         "se_n_alpha": 64,
@@ -116,6 +134,8 @@ SETTINGS = {
         "aim_iters": (3, 8),
         "aim_repeat": 3,
         "aim_ops_number": 3,
+        "raf_repeat": 2,
+        "raf_loop_stride": 5,
     },
 }
 
@@ -577,6 +597,94 @@ def _aim_gamp_case(cfg, tokens, y, S, G, R, channel, k_lo, k_hi):
     }
 
 
+def bench_raf_state_evolution(cfg):
+    """Wall time of rules-and-facts ERM state-evolution curves, and a loop.
+
+    Every case of :data:`RAF_CASES` is one vectorised call
+    ``raf.erm_state_evolution(RAF_CURVE, RAF_EPS, lam, loss=loss)``; the
+    case :data:`RAF_LOOP_CASE` is also computed by a Python loop of scalar
+    calls. With ``raf_loop_stride = s > 1`` the loop runs over every
+    ``s``-th alpha only (the points spread over the whole range, where the
+    iteration counts grow with alpha) and its time is multiplied by ``s``
+    to estimate the 50-point loop. The five functions are measured
+    interleaved, so the speedup is a ratio of times of the same rounds.
+
+    Parameters
+    ----------
+    cfg : dict
+        Settings (``raf_repeat``, ``raf_loop_stride``).
+
+    Returns
+    -------
+    dict
+        ``"curves"``: one entry per case, with the median time of the
+        vectorised call, the iteration counts (the call runs
+        ``max(n_iter)`` sweeps for ``sum(n_iter)`` point-updates) and
+        whether every point converged. ``"loop"``: the loop's case, the
+        number of alphas it ran, its measured time and the time scaled to
+        the 50 alphas, the speedup, the iteration counts of its points and
+        the largest differences of the errors and overlaps from the
+        vectorised call at the same alphas.
+    """
+    stride = cfg["raf_loop_stride"]
+    loop_alphas = RAF_CURVE[::stride]
+
+    def curve(loss, lam):
+        return lambda: raf.erm_state_evolution(RAF_CURVE, RAF_EPS, lam, loss=loss)
+
+    def loop():
+        loss, lam = RAF_LOOP_CASE
+        return [raf.erm_state_evolution(a, RAF_EPS, lam, loss=loss) for a in loop_alphas]
+
+    results = {case: curve(*case)() for case in RAF_CASES}
+    scalars = loop()
+    cases = {case: (curve(*case), 1) for case in RAF_CASES}
+    cases["loop"] = (loop, 1)
+    times = interleaved_medians(cases, cfg["raf_repeat"])
+
+    curves = []
+    for loss, lam in RAF_CASES:
+        se = results[loss, lam]
+        t = times[loss, lam]
+        curves.append({
+            "loss": loss,
+            "lam": lam,
+            "eps": RAF_EPS,
+            "n_alpha": RAF_CURVE.size,
+            "alpha_range": [float(RAF_CURVE[0]), float(RAF_CURVE[-1])],
+            "vectorised_s": t,
+            "max_s": RAF_SE_MAX_S,
+            "meets_requirement": t < RAF_SE_MAX_S,
+            "n_iter_max": int(se.n_iter.max()),
+            "n_iter_total": int(se.n_iter.sum()),
+            "converged": bool(np.all(se.converged)),
+        })
+    vec = results[RAF_LOOP_CASE]
+    loop_s = times["loop"] * stride
+    diffs = {
+        f"max_abs_{k}_diff": float(np.max(np.abs(
+            getattr(vec, k)[::stride] - np.array([getattr(s, k) for s in scalars]))))
+        for k in ("gen_error", "mem_error", "train_error_rule", "m", "q", "V")
+    }
+    loop_row = {
+        "loss": RAF_LOOP_CASE[0],
+        "lam": RAF_LOOP_CASE[1],
+        "eps": RAF_EPS,
+        "n_alpha": RAF_CURVE.size,
+        "loop_n_alpha": loop_alphas.size,
+        "loop_scale": stride,
+        "loop_measured_s": times["loop"],
+        "loop_s": loop_s,
+        "vectorised_s": times[RAF_LOOP_CASE],
+        "speedup": loop_s / times[RAF_LOOP_CASE],
+        "loop_n_iter_total": int(sum(int(s.n_iter) for s in scalars)),
+        "vectorised_n_iter_total_same_alphas": int(vec.n_iter[::stride].sum()),
+        "converged": all(bool(s.converged) for s in scalars),
+        **diffs,
+    }
+    return {"curves": curves, "loop": loop_row}
+
+
 # ------------------------------------------------------------------ output
 def _mark(ok):
     return "yes" if ok else "NO"
@@ -590,7 +698,7 @@ def format_report(results):
     results : dict
         As returned by :func:`main` (keys ``environment``, ``mode``,
         ``state_evolution``, ``amp``, ``thresholds``, ``aim_state_evolution``,
-        ``aim_gamp``).
+        ``aim_gamp``, ``raf_state_evolution``).
 
     Returns
     -------
@@ -700,6 +808,30 @@ def format_report(results):
         lines.append(
             f"    {r['case']:<8}{threads:>8}: {r['indices_s'] * 1e3:.2f} + "
             f"{r['adjoint_s'] * 1e3:.2f} + {r['eigh_s'] * 1e3:.2f} ms")
+    rs = results["raf_state_evolution"]
+    c0 = rs["curves"][0]
+    lines += [
+        "",
+        f"5. Rules and facts, ERM state evolution, {c0['n_alpha']} alphas in "
+        f"[{c0['alpha_range'][0]:g}, {c0['alpha_range'][1]:g}], eps = {c0['eps']:g}, "
+        f"one vectorised call (required: under {RAF_SE_MAX_S:g} s)",
+        f"  {'loss':<10}{'lam':>7}{'vectorised':>12}{'iters max/sum':>15}{'conv.':>7}{'ok':>5}",
+    ]
+    for r in rs["curves"]:
+        lines.append(
+            f"  {r['loss']:<10}{r['lam']:>7g}{r['vectorised_s']:>10.3f} s"
+            f"{r['n_iter_max']:>7d} /{r['n_iter_total']:>6d}{_mark(r['converged']):>7}"
+            f"{_mark(r['meets_requirement']):>5}"
+        )
+    lp = rs["loop"]
+    scaled = ("" if lp["loop_scale"] == 1 else
+              f" (measured {lp['loop_measured_s']:.3f} s on {lp['loop_n_alpha']} alphas, "
+              f"x{lp['loop_scale']})")
+    lines.append(
+        f"  {lp['loss']}, lam = {lp['lam']:g}: loop of scalar calls {lp['loop_s']:.3f} s"
+        f"{scaled}, vectorised {lp['vectorised_s']:.3f} s, speedup {lp['speedup']:.1f}x, "
+        f"max |gen diff| {lp['max_abs_gen_error_diff']:.1e}, "
+        f"max |m diff| {lp['max_abs_m_diff']:.1e}")
     return "\n".join(lines)
 
 
@@ -741,6 +873,7 @@ def main(argv=None):
         "thresholds": bench_thresholds(cfg),
         "aim_state_evolution": bench_aim_state_evolution(cfg),
         "aim_gamp": bench_aim_gamp(cfg),
+        "raf_state_evolution": bench_raf_state_evolution(cfg),
     }
     results["environment"]["load_average_end"] = (
         list(os.getloadavg()) if hasattr(os, "getloadavg") else None)
