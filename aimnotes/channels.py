@@ -76,10 +76,11 @@ def _norm_pdf(x):
     return np.exp(-0.5 * x**2) / np.sqrt(2.0 * np.pi)
 
 
-def _check_variance(V):
+def _check_variance(V, strict):
     V = np.asarray(V, dtype=float)
-    if not np.all(V > 0):
-        raise ValueError("V must be > 0 (a variance), got a non-positive or NaN value")
+    if not np.all(V > 0 if strict else V >= 0):
+        bound = "> 0" if strict else ">= 0"
+        raise ValueError(f"V must be {bound} (a variance), got {V if V.ndim == 0 else 'an array'}")
     return V
 
 
@@ -104,7 +105,7 @@ class Channel:
         omega : array_like
             Mean of the pre-activation estimate; broadcast against ``y``.
         V : array_like
-            Its variance, ``> 0``.
+            Its variance: ``> 0`` for noiseless channels, ``>= 0`` otherwise.
 
         Returns
         -------
@@ -112,11 +113,13 @@ class Channel:
             :math:`g_{\rm out}(y; \omega, V)` and
             :math:`\partial_\omega g_{\rm out}(y; \omega, V)`.
         """
-        return self._g_out(self.check_labels(y), np.asarray(omega, float), _check_variance(V))
+        return self._g_out(self.check_labels(y), np.asarray(omega, float),
+                           _check_variance(V, self.noiseless))
 
     def log_z_out(self, y, omega, V):
         r""":math:`\log Z_{\rm out}(y; \omega, V)`, elementwise."""
-        return self._log_z_out(self.check_labels(y), np.asarray(omega, float), _check_variance(V))
+        return self._log_z_out(self.check_labels(y), np.asarray(omega, float),
+                              _check_variance(V, self.noiseless))
 
     def sample(self, h, rng=None):
         """Labels drawn from :math:`P_{\\rm out}(\\cdot \\mid h)`."""

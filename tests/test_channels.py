@@ -317,3 +317,17 @@ def test_linear_rejects_bad_noise(noise):
 def test_sign_rejects_bad_kappa(kappa):
     with pytest.raises(ValueError, match="kappa"):
         Sign(kappa)
+
+
+def test_variance_bounds():
+    # A noisy channel is defined at V = 0 (the pre-activation is known);
+    # a noiseless one is not, and says so.
+    g, dg = Linear(0.5).g_out(np.array([1.0]), np.array([0.2]), 0.0)
+    np.testing.assert_allclose([g[0], dg[0]], [0.8 / 0.5, -1 / 0.5])
+    for channel in [Sign(), Linear(0.0)]:
+        with pytest.raises(ValueError, match="V must be > 0"):
+            channel.g_out(np.array([1.0]), np.array([0.2]), 0.0)
+    with pytest.raises(ValueError, match="V must be >= 0"):
+        Linear(0.5).g_out(np.array([1.0]), np.array([0.2]), -1.0)
+    with pytest.raises(ValueError, match="V must be"):
+        Sign().g_out(np.array([1.0]), np.array([0.2]), np.nan)
