@@ -951,3 +951,11 @@ def sample_goe(d, rng=None):
     rng = np.random.default_rng(rng)
     A = rng.standard_normal((d, d))
     return (A + A.T) / np.sqrt(2.0 * d)
+
+
+# Rectangular (d x L) matrices: the bilinear-sequence-regression tools, kept in
+# their own file and exported here.
+from ._rmt_rectangular import *  # noqa: E402,F401,F403
+from ._rmt_rectangular import __all__ as _rectangular_all  # noqa: E402
+
+__all__ = __all__ + _rectangular_all
