@@ -63,7 +63,13 @@ References
 
 import numpy as np
 
-from ._validation import as_float_array, check_positive, check_positive_int
+from ._validation import (
+    as_float_array,
+    check_noise_variance,
+    check_positive_int,
+    check_positive_scalar,
+    scalar_or_array,
+)
 from .quadrature import gauss_legendre
 
 __all__ = [
@@ -89,45 +95,19 @@ _QUAD_TOL = 1e-10
 
 
 # ------------------------------------------------------------- validation
-def _check_scalar_positive(value, name):
-    arr = check_positive(value, name)
-    if arr.ndim != 0:
-        raise ValueError(f"{name} must be a scalar, got an array of shape {arr.shape}")
-    return float(arr)
-
-
 def _canonical_beta(beta):
     """Scalar ``beta > 0`` mapped to ``max(beta, 1/beta) >= 1``."""
-    beta = _check_scalar_positive(beta, "beta")
+    beta = check_positive_scalar(beta, "beta")
     return max(beta, 1.0 / beta)
 
 
-def _check_delta(delta, *, allow_inf=False):
-    try:
-        arr = np.asarray(delta, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"delta must be numeric, got {delta!r}") from exc
-    if np.any(np.isnan(arr)):
-        raise ValueError("delta must not be NaN")
-    if not allow_inf and np.any(np.isinf(arr)):
-        raise ValueError("delta must be finite")
-    if np.any(arr < 0):
-        raise ValueError(f"delta must be >= 0, got {delta!r}")
-    return arr
-
-
 def _check_delta_positive_scalar(delta):
-    arr = _check_delta(delta)
+    arr = check_noise_variance(delta)
     if arr.ndim != 0:
         raise ValueError("delta must be a scalar")
     if arr <= 0:
         raise ValueError(f"delta must be > 0, got {delta!r}")
     return float(arr)
-
-
-def _scalar_or_array(x):
-    x = np.asarray(x)
-    return x[()] if x.ndim == 0 else x
 
 
 # ------------------------------------------------------------- quartic
@@ -247,7 +227,7 @@ def _G(x, delta, beta, rho):
 def _evaluate_G(s, delta, beta, rho):
     s = as_float_array(s, "s")
     beta = _canonical_beta(beta)
-    rho = _check_scalar_positive(rho, "rho")
+    rho = check_positive_scalar(rho, "rho")
     delta = _check_delta_positive_scalar(delta)
     flat = np.abs(s.ravel())
     out = np.empty(flat.shape, dtype=complex)
@@ -283,7 +263,7 @@ def rectangular_stieltjes(s, delta, beta, rho):
     """
     s, _, g = _evaluate_G(s, delta, beta, rho)
     g = np.where(s < 0, -g.real + 1j * g.imag, g)  # mu even, Re G odd
-    return _scalar_or_array(g)
+    return scalar_or_array(g)
 
 
 def rectangular_spectral_density(s, delta, beta, rho):
@@ -315,12 +295,15 @@ def rectangular_spectral_density(s, delta, beta, rho):
         tiny = 1e-9 * max(1.0, float(np.max(flat)))
         mu0 = float(rectangular_spectral_density(tiny, delta, beta, rho))
         mu = np.where(flat.reshape(s.shape) == 0, mu0, mu)
-    return _scalar_or_array(mu)
+    return scalar_or_array(mu)
 
 
 def rectangular_hilbert_transform(s, delta, beta, rho):
-    r"""Hilbert transform :math:`\operatorname{Re} G(s)` (odd in :math:`s`), see :func:`rectangular_stieltjes`."""
-    return _scalar_or_array(np.real(rectangular_stieltjes(s, delta, beta, rho)))
+    r"""Hilbert transform :math:`\operatorname{Re} G(s)`, odd in :math:`s`.
+
+    See :func:`rectangular_stieltjes`.
+    """
+    return scalar_or_array(np.real(rectangular_stieltjes(s, delta, beta, rho)))
 
 
 # ------------------------------------------------------------- support
@@ -381,7 +364,7 @@ def rectangular_spectral_support(delta, beta, rho):
     ndarray, shape (m, 2)
     """
     beta = _canonical_beta(beta)
-    rho = _check_scalar_positive(rho, "rho")
+    rho = check_positive_scalar(rho, "rho")
     delta = _check_delta_positive_scalar(delta)
     return np.array(_support(delta, beta, rho))
 
@@ -403,7 +386,8 @@ def _integrals(delta, beta, rho):
         mu = np.maximum(_G(x, delta, beta, rho).imag, 0.0) / np.pi
         mu = np.where(mu < _MU_THR, 0.0, mu)
         cur = np.array([2 * np.sum(w * mu**3), 2 * np.sum(w * mu / x**2) if need_inv else 0.0])
-        if prev is not None and np.all(np.abs(cur - prev) <= _QUAD_TOL * np.maximum(1, np.abs(cur))):
+        if prev is not None and np.all(
+                np.abs(cur - prev) <= _QUAD_TOL * np.maximum(1, np.abs(cur))):
             return cur
         if n >= _QUAD_NMAX:
             return cur
@@ -453,11 +437,11 @@ def rectangular_denoising_mmse(delta, beta, rho):
         :math:`10^{-4} \le \Delta \le 10^3` (limited by the root solve near
         the edges).
     """
-    delta = _check_delta(delta, allow_inf=True)
+    delta = check_noise_variance(delta, allow_inf=True)
     beta = _canonical_beta(beta)
-    rho = _check_scalar_positive(rho, "rho")
+    rho = check_positive_scalar(rho, "rho")
     out = np.array([_mmse_one(float(dl), beta, rho) for dl in delta.ravel()])
-    return _scalar_or_array(out.reshape(delta.shape))
+    return scalar_or_array(out.reshape(delta.shape))
 
 
 # ------------------------------------------------------------- estimator
@@ -493,8 +477,8 @@ def rectangular_rie(Y, delta, rho):
     -------
     ndarray, shape (d, L)
     """
-    rho = _check_scalar_positive(rho, "rho")
-    delta = _check_delta(delta)
+    rho = check_positive_scalar(rho, "rho")
+    delta = check_noise_variance(delta)
     if delta.ndim != 0:
         raise ValueError("delta must be a scalar")
     delta = float(delta)
@@ -539,7 +523,7 @@ def sample_rectangular_signal(d, L, rho, rng=None):
     """
     d = check_positive_int(d, "d")
     L = check_positive_int(L, "L")
-    rho = _check_scalar_positive(rho, "rho")
+    rho = check_positive_scalar(rho, "rho")
     r = int(round(rho * min(d, L)))
     if r < 1:
         raise ValueError(f"rho * min(d, L) must round to at least 1, got rho={rho!r}")

@@ -54,3 +54,34 @@ def check_choice(value, name, choices):
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
+
+
+def check_positive_scalar(value, name):
+    """A finite scalar ``> 0``, returned as a Python float."""
+    arr = check_positive(value, name)
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a scalar, got an array of shape {arr.shape}")
+    return float(arr)
+
+
+def check_noise_variance(delta, *, allow_inf=False):
+    """Float array of noise variances ``delta >= 0`` (no NaN; ``inf`` on request)."""
+    try:
+        arr = np.asarray(delta, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"delta must be numeric, got {delta!r}") from exc
+    if np.any(np.isnan(arr)):
+        raise ValueError("delta must not be NaN")
+    if not allow_inf and np.any(np.isinf(arr)):
+        raise ValueError("delta must be finite")
+    if np.any(arr < 0):
+        raise ValueError(f"delta must be >= 0, got {delta!r}")
+    return arr
+
+
+def scalar_or_array(x, shape=None):
+    """``x`` reshaped to ``shape``; a numpy scalar when that shape is ``()``."""
+    x = np.asarray(x)
+    if shape is not None:
+        x = x.reshape(shape)
+    return x[()] if x.ndim == 0 else x

@@ -43,6 +43,7 @@ from ._validation import (
     check_nonnegative,
     check_positive,
     check_positive_int,
+    scalar_or_array,
 )
 from .solvers import ConvergenceWarning, fixed_point
 
@@ -449,12 +450,7 @@ def state_evolution(alpha, rho, channel, *, damping=0.5, tol=1e-12, max_iter=500
     shape = alpha_arr.shape
     out = dict(alpha=flat, q=q, q_hat=np.where(flat == 0, 0.0, q_hat), mse=mse,
                converged=converged, n_iter=n_iter)
-    return AIMStateEvolution(**{k: _shaped(v, shape) for k, v in out.items()})
-
-
-def _shaped(x, shape):
-    x = np.asarray(x).reshape(shape)
-    return x[()] if x.ndim == 0 else x
+    return AIMStateEvolution(**{k: scalar_or_array(v, shape) for k, v in out.items()})
 
 
 def perfect_recovery_threshold(rho, channel):
@@ -469,8 +465,8 @@ def perfect_recovery_threshold(rho, channel):
     rho = check_positive(rho, "rho")
     c = channel.counting_constant
     if c is None:
-        return _shaped(np.full(rho.shape, np.nan), rho.shape)
-    return _shaped((1.0 - np.maximum(1.0 - rho, 0.0) ** 2) / c, rho.shape)
+        return scalar_or_array(np.full(rho.shape, np.nan), rho.shape)
+    return scalar_or_array((1.0 - np.maximum(1.0 - rho, 0.0) ** 2) / c, rho.shape)
 
 
 def small_width_state_evolution(alpha_bar, channel, *, damping=0.5, tol=1e-12,
@@ -511,7 +507,7 @@ def small_width_state_evolution(alpha_bar, channel, *, damping=0.5, tol=1e-12,
     with np.errstate(divide="ignore", invalid="ignore"):
         q_hat = 2.0 * flat * channel.fisher(q, 1.0 - q)
     out = dict(alpha=flat, q=q, q_hat=q_hat, mse=1.0 - q, converged=converged, n_iter=n_iter)
-    return AIMStateEvolution(**{k: _shaped(v, ab.shape) for k, v in out.items()})
+    return AIMStateEvolution(**{k: scalar_or_array(v, ab.shape) for k, v in out.items()})
 
 
 def weak_recovery_threshold(channel):

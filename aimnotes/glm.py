@@ -29,6 +29,7 @@ from ._validation import (
     check_in_range,
     check_nonnegative,
     check_positive_int,
+    scalar_or_array,
 )
 from .channels import Sign
 from .solvers import ConvergenceWarning, fixed_point
@@ -55,11 +56,6 @@ __all__ = [
 #: Relative error below which state evolution snaps to perfect recovery.
 PERFECT = 1e-13
 ADAPT, MAX_DAMPING = 0.8, 0.95
-
-
-def _scalar_or_array(x, shape):
-    x = np.asarray(x).reshape(shape)
-    return x[()] if x.ndim == 0 else x
 
 
 # --------------------------------------------------------------------- data
@@ -237,7 +233,7 @@ def state_evolution(alpha, prior, channel, *, init="uninformative", q0=None,
         "converged": converged,
         "n_iter": n_iter,
     }
-    return StateEvolution(**{k: _scalar_or_array(v, shape) for k, v in out.items()})
+    return StateEvolution(**{k: scalar_or_array(v, shape) for k, v in out.items()})
 
 
 # ----------------------------------------------------------------- thresholds
@@ -652,7 +648,7 @@ def linear_mmse(alpha, noise):
     disc = np.sqrt(b**2 + 4 * noise)
     with np.errstate(divide="ignore", invalid="ignore"):
         m = np.where(b > 0, 2 * noise / (b + disc), 0.5 * (disc - b))
-    return _scalar_or_array(m, m.shape)
+    return scalar_or_array(m, m.shape)
 
 
 def ridge(X, y, lam):

@@ -60,6 +60,7 @@ from ._validation import (
     check_nonnegative,
     check_positive,
     check_positive_int,
+    scalar_or_array,
 )
 from .quadrature import gauss_hermite, gauss_legendre
 from .solvers import ConvergenceWarning, fixed_point
@@ -87,11 +88,6 @@ _N_GL = 32  # Gauss-Legendre nodes per piece
 _START = (0.1, 0.8, 3.0)  # reference starting point (m, q, V)
 
 
-def _scalar_or_array(x, shape):
-    x = np.asarray(x).reshape(shape)
-    return x[()] if x.ndim == 0 else x
-
-
 def rule_correlation(eps):
     r""":math:`c(\varepsilon) = \mathbb E[y\nu] = (1 - \varepsilon)\sqrt{2/\pi}`."""
     eps = check_in_range(eps, "eps", 0.0, 1.0)
@@ -112,7 +108,7 @@ def optimal_lambda(eps):
     eps = check_in_range(eps, "eps", 0.0, 1.0)
     with np.errstate(divide="ignore"):
         out = np.pi / (2.0 * (1.0 - eps) ** 2) - 1.0
-    return _scalar_or_array(out, np.shape(out))
+    return scalar_or_array(out, np.shape(out))
 
 
 def gardner_capacity(kappa):
@@ -129,7 +125,7 @@ def gardner_capacity(kappa):
     k = as_float_array(kappa, "kappa")
     g = (1.0 + k * k) * ndtr(k) + k * np.exp(-0.5 * k * k) / _SQRT_2PI
     with np.errstate(divide="ignore"):
-        return _scalar_or_array(1.0 / g, k.shape)
+        return scalar_or_array(1.0 / g, k.shape)
 
 
 # ------------------------------------------------------------- separability
@@ -194,7 +190,7 @@ def separability_threshold(eps):
         hi = np.where(up, mid, hi)
         lo = np.where(up, lo, mid)
     out = np.where(pos, 1.0 / _sep_bracket(0.5 * (lo + hi), ee), np.inf)
-    return _scalar_or_array(out, eps.shape)
+    return scalar_or_array(out, eps.shape)
 
 
 # ---------------------------------------------------------------- the prox
@@ -432,7 +428,7 @@ def _check_common(alpha, eps, lam, loss, mu1, mu_star, extra=()):
 
 
 def _pack(shape, **fields):
-    return ERMStateEvolution(**{k: _scalar_or_array(v, shape) for k, v in fields.items()})
+    return ERMStateEvolution(**{k: scalar_or_array(v, shape) for k, v in fields.items()})
 
 
 def _square_closed(alpha, eps, lam, mu1, mu_star):
@@ -837,7 +833,7 @@ def bayes_optimal(alpha, eps, *, tol=1e-13, max_iter=10_000):
     q_hat = _bo_q_hat(q, a, e)
     out = dict(alpha=a, eps=e, q=q, q_hat=q_hat, gen_error=np.arccos(np.sqrt(q)) / np.pi,
                converged=conv, n_iter=nit)
-    return BayesOptimal(**{k: _scalar_or_array(v, shape) for k, v in out.items()})
+    return BayesOptimal(**{k: scalar_or_array(v, shape) for k, v in out.items()})
 
 
 # Simulation side (finite-d learners, scikit-learn): data, fits, errors.

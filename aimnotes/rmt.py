@@ -76,7 +76,13 @@ from functools import lru_cache
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from ._validation import as_float_array, check_positive, check_positive_int
+from ._validation import (
+    as_float_array,
+    check_noise_variance,
+    check_positive_int,
+    check_positive_scalar,
+    scalar_or_array,
+)
 from .quadrature import gauss_legendre
 
 __all__ = [
@@ -110,34 +116,6 @@ _REAL_TOL = 1e-7
 
 
 # ------------------------------------------------------------- validation
-def _check_rho(rho):
-    """Scalar, finite ``rho > 0``, returned as a Python float."""
-    arr = check_positive(rho, "rho")
-    if arr.ndim != 0:
-        raise ValueError(f"rho must be a scalar, got an array of shape {arr.shape}")
-    return float(arr)
-
-
-def _check_delta(delta, *, allow_inf=False):
-    """Float array of noise levels ``delta >= 0`` (no NaN; ``inf`` on request)."""
-    try:
-        arr = np.asarray(delta, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"delta must be numeric, got {delta!r}") from exc
-    if np.any(np.isnan(arr)):
-        raise ValueError("delta must not be NaN")
-    if not allow_inf and np.any(np.isinf(arr)):
-        raise ValueError("delta must be finite")
-    if np.any(arr < 0):
-        raise ValueError(f"delta must be >= 0, got {delta!r}")
-    return arr
-
-
-def _scalar_or_array(x):
-    x = np.asarray(x)
-    return x[()] if x.ndim == 0 else x
-
-
 # ------------------------------------------------------- Stieltjes transform
 def _zprime(g, delta, rho):
     r"""Return :math:`dz/dg` for :math:`z(g) = 1/g + \Delta g + \rho/(\sqrt\rho - g)`.
@@ -254,8 +232,8 @@ def _physical(z, delta, rho, return_error=False):
 
 
 def _prepare(x, delta, rho):
-    rho = _check_rho(rho)
-    delta = _check_delta(delta)
+    rho = check_positive_scalar(rho, "rho")
+    delta = check_noise_variance(delta)
     x = np.asarray(x)
     if x.dtype.kind not in "biufc":
         raise ValueError(f"x must be numeric, got {x!r}")
@@ -312,7 +290,7 @@ def stieltjes(z, delta, rho):
         out[~real] = _physical(z[~real], delta[~real], rho)
     else:
         out[...] = _physical(z.astype(float), delta, rho)
-    return _scalar_or_array(out)
+    return scalar_or_array(out)
 
 
 def spectral_density(x, delta, rho):
@@ -345,7 +323,7 @@ def spectral_density(x, delta, rho):
     if np.any(delta == 0):
         # x = 0 at Delta = 0: outside the continuous support unless rho = 1 (hard edge).
         mu = np.where((delta == 0) & (x == 0), np.inf if rho == 1 else 0.0, mu)
-    return _scalar_or_array(mu)
+    return scalar_or_array(mu)
 
 
 def hilbert_transform(x, delta, rho):
@@ -361,7 +339,7 @@ def hilbert_transform(x, delta, rho):
     x, delta, rho = _prepare(x, delta, rho)
     if x.dtype.kind == "c":
         raise ValueError("x must be real")
-    return _scalar_or_array(_physical(x.astype(float), delta, rho).real)
+    return scalar_or_array(_physical(x.astype(float), delta, rho).real)
 
 
 # ------------------------------------------------------------------ support
@@ -373,7 +351,7 @@ def wishart_support(rho):
     tuple of float
         :math:`((1-\sqrt\rho)^2/\sqrt\rho,\,(1+\sqrt\rho)^2/\sqrt\rho)`.
     """
-    rho = _check_rho(rho)
+    rho = check_positive_scalar(rho, "rho")
     s = np.sqrt(rho)
     return float((1.0 - s) ** 2 / s), float((1.0 + s) ** 2 / s)
 
@@ -389,7 +367,7 @@ def wishart_spectral_density(x, rho):
     of mass :math:`\min(1, \rho)`; for :math:`\rho < 1` the law also has an
     atom of mass :math:`1 - \rho` at 0, not included here.
     """
-    rho = _check_rho(rho)
+    rho = check_positive_scalar(rho, "rho")
     x = as_float_array(x, "x")
     a, b = wishart_support(rho)
     s = np.sqrt(rho)
@@ -398,7 +376,7 @@ def wishart_spectral_density(x, rho):
     mu = np.where(inside, s * np.sqrt((b - xs) * (xs - a)) / (2 * np.pi * xs), 0.0)
     if rho == 1:
         mu = np.where(x == 0, np.inf, mu)  # hard edge: mu ~ 1/(pi sqrt(x))
-    return _scalar_or_array(mu)
+    return scalar_or_array(mu)
 
 
 def _quartic_coefficients(delta, rho):
@@ -486,8 +464,8 @@ def spectral_support(delta, rho):
     -------
     list of tuple of float
     """
-    rho = _check_rho(rho)
-    delta = _check_delta(delta)
+    rho = check_positive_scalar(rho, "rho")
+    delta = check_noise_variance(delta)
     if delta.ndim != 0:
         raise ValueError("delta must be a scalar")
     if delta == 0:
@@ -623,8 +601,8 @@ def _mmse_and_slope(delta, rho):
 
 
 def _evaluate(delta, rho, which):
-    rho = _check_rho(rho)
-    delta = _check_delta(delta, allow_inf=True)
+    rho = check_positive_scalar(rho, "rho")
+    delta = check_noise_variance(delta, allow_inf=True)
     flat = delta.ravel()
     at0 = 0.0 if which == 0 else max(1.0 - rho, 0.0) ** 2
     out = np.where(flat == 0, at0, 1.0)  # Delta = 0 and Delta = inf
@@ -632,7 +610,7 @@ def _evaluate(delta, rho, which):
     if np.any(inner):
         uniq, inv = np.unique(flat[inner], return_inverse=True)
         out[inner] = _mmse_and_slope(uniq, rho)[which][inv]
-    return _scalar_or_array(out.reshape(delta.shape))
+    return scalar_or_array(out.reshape(delta.shape))
 
 
 def wishart_denoising_mmse(delta, rho):
@@ -785,7 +763,7 @@ def solve_counting_equation(target, rho, *, tol=1e-12, max_iter=20):
     .. [2] Maillard et al., arXiv:2408.03733.
     .. [3] Boncoraglio et al., arXiv:2506.01582.
     """
-    rho = _check_rho(rho)
+    rho = check_positive_scalar(rho, "rho")
     t = as_float_array(target, "target")
     if np.any(t > 1):
         raise ValueError(f"target must be <= 1, got {target!r}")
@@ -795,7 +773,7 @@ def solve_counting_equation(target, rho, *, tol=1e-12, max_iter=20):
     todo = np.nonzero((flat > floor) & (flat < 1))[0]
     if todo.size:
         out[todo] = np.exp(_invert_slope(flat[todo], rho, floor, tol, max_iter))
-    return _scalar_or_array(out.reshape(t.shape))
+    return scalar_or_array(out.reshape(t.shape))
 
 
 def _invert_slope(t, rho, floor, tol, max_iter):
@@ -880,8 +858,8 @@ def rie(Y, delta, rho):
     ----------
     .. [1] Bun, Allez, Bouchaud, Potters, arXiv:1502.06736.
     """
-    rho = _check_rho(rho)
-    delta = _check_delta(delta)
+    rho = check_positive_scalar(rho, "rho")
+    delta = check_noise_variance(delta)
     if delta.ndim != 0:
         raise ValueError("delta must be a scalar")
     Y = as_float_array(Y, "Y")
@@ -920,7 +898,7 @@ def sample_wishart(d, rho, rng=None):
         Symmetric positive semi-definite ``S`` (rank ``min(r, d)``).
     """
     d = check_positive_int(d, "d")
-    rho = _check_rho(rho)
+    rho = check_positive_scalar(rho, "rho")
     r = int(round(rho * d))
     if r < 1:
         raise ValueError(f"rho * d must round to at least 1, got rho={rho!r}, d={d}")
