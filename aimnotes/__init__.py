@@ -17,12 +17,24 @@ aim
     GAMP-RIE (quadratic networks are its T = 1 case).
 gd
     Gradient-descent baselines for the attention student.
+bsr
+    Bilinear sequence regression: state evolution with the rectangular
+    RIE, thresholds and limits, GAMP-RIE, ridge and gradient-descent
+    baselines.
 raf
     Rules and facts: state evolution of ridge, hinge and logistic ERM,
     kernels and random features, Bayes-optimal baseline, finite-size
     learners (scikit-learn, imported when used).
+spreading
+    Epidemic source inference: SI/dSIR simulation, belief propagation on
+    infection times, the hybrid BP-AMP with a perceptron source prior and
+    its baselines (networkx, imported when used, builds graphs).
 quadrature, solvers
     Shared numerical machinery (Gauss rules, vectorised fixed points).
+sweeps
+    :func:`sweep`, exported as ``aimnotes.sweep``: finite-size runs over a
+    parameter grid on any ``concurrent.futures`` executor (in process, a
+    process pool, a dask.distributed cluster), with reproducible seeds.
 config
     Problem sizes of the book's experiments (``AIMNOTES_SIZE``).
 plotting
@@ -34,11 +46,14 @@ testing
 Only numpy and scipy are needed to import the numerical modules.
 """
 
-from . import aim, channels, config, gd, glm, plotting, priors, quadrature, raf, rmt, solvers
+from . import aim, bsr, channels, config, gd, glm, plotting, priors, quadrature, raf, rmt, solvers
+from . import spreading
+from . import sweeps
+from .sweeps import sweep
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "aim", "channels", "config", "gd", "glm", "plotting", "priors", "quadrature", "raf",
-    "rmt", "solvers", "__version__",
+    "aim", "bsr", "channels", "config", "gd", "glm", "plotting", "priors", "quadrature", "raf",
+    "rmt", "solvers", "spreading", "sweeps", "sweep", "__version__",
 ]

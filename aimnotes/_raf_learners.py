@@ -22,6 +22,7 @@ scikit-learn (the ``erm`` extra) is imported only by the hinge and logistic
 fits; the square loss, kernel ridge and every metric need only numpy/scipy.
 """
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +36,7 @@ from ._validation import (
     check_positive,
     check_positive_int,
 )
+from .sweeps import sweep
 
 __all__ = [
     "sample",
@@ -309,7 +311,7 @@ def fit(X, y, lam, loss="square", *, kernel=None, gamma=1.0, random_features=Non
     * **logistic** :math:`\log(1 + e^{-yz})`: ``LogisticRegression(C=1/lam,
       fit_intercept=False)``.
 
-    For hinge and logistic, ``lam = 0`` is replaced by :data:`SMALL_LAM`
+    For hinge and logistic, ``lam = 0`` is replaced by ``SMALL_LAM``
     (``1e-4``), which approximates the max-margin solution; this makes sense
     only while the data are separable (see ``raf.md`` §6).
 
@@ -346,7 +348,7 @@ def fit(X, y, lam, loss="square", *, kernel=None, gamma=1.0, random_features=Non
         :func:`sample`: both draw a standard normal array first, so the
         first random feature would be the teacher itself.
     tol : float, optional
-        Solver tolerance for hinge/logistic (default :data:`DEFAULT_TOL`).
+        Solver tolerance for hinge/logistic (default ``DEFAULT_TOL``).
 
     Returns
     -------
@@ -546,14 +548,31 @@ class Simulation:
         return np.where(count > 0, out, np.nan)
 
 
+def _simulate_seed(d, alphas, eps, lam, loss, n_test, fit_kwargs, seed, rng):
+    """One seed of :func:`simulate` (``seed`` only labels it): every alpha."""
+    names = ("gen_error", "mem_error", "train_error_rule", "m", "q")
+    out = {k: np.full(alphas.size, np.nan) for k in names}
+    X, y, w_star, is_fact = sample(d, alphas.max(), eps, rng=rng)
+    for j, alpha in enumerate(alphas):
+        n = int(round(alpha * d))
+        model = fit(X[:n], y[:n], lam, loss, rng=rng, **fit_kwargs)
+        err = errors(model, X[:n], y[:n], is_fact[:n], w_star, n_test=n_test, rng=rng)
+        for k in names:
+            out[k][j] = getattr(err, k)
+    return out
+
+
 def simulate(d, alphas, eps, lam, loss="square", *, n_seeds=3, n_test=10_000, rng=None,
-             **fit_kwargs):
+             executor=None, progress=True, **fit_kwargs):
     r"""Fit and measure a RAF learner for several alphas and seeds.
 
     For each seed one data set is drawn at the largest alpha (:func:`sample`)
     and the smaller alphas use its first ``round(alpha d)`` rows, as in
     :func:`aimnotes.glm.finite_size_runs`. The same generator then draws the
-    random features (if any) and the test sets.
+    random features (if any) and the test sets. Each seed has its own
+    generator, a child of ``rng`` (see
+    :func:`aimnotes.sweep <aimnotes.sweeps.sweep>`), so the seeds can run
+    in parallel with the same numbers on any executor.
 
     Parameters
     ----------
@@ -567,6 +586,11 @@ def simulate(d, alphas, eps, lam, loss="square", *, n_seeds=3, n_test=10_000, rn
     n_test : int
         Test-set size for models without an exact error formula.
     rng : numpy.random.Generator or int, optional
+    executor : concurrent.futures.Executor, optional
+        Runs the seeds, one task each (default: in this process); see
+        :func:`~aimnotes.sweeps.sweep`.
+    progress : bool
+        Progress bar over the seeds (see :func:`~aimnotes.sweeps.sweep`).
     **fit_kwargs
         Passed to :func:`fit` (``kernel``, ``gamma``, ``random_features``,
         ``feature_map``, ``tol``).
@@ -586,15 +610,9 @@ def simulate(d, alphas, eps, lam, loss="square", *, n_seeds=3, n_test=10_000, rn
     lam = float(check_nonnegative(lam, "lam"))
     check_choice(loss, "loss", set(LOSSES))
     n_test = check_positive_int(n_test, "n_test")
-    rng = np.random.default_rng(rng)
+    task = functools.partial(_simulate_seed, d, alphas, eps, lam, loss, n_test, fit_kwargs)
+    runs = sweep(task, {"seed": range(n_seeds)}, executor, progress, rng=rng,
+                 desc="raf.simulate")
     names = ("gen_error", "mem_error", "train_error_rule", "m", "q")
-    out = {k: np.full((n_seeds, alphas.size), np.nan) for k in names}
-    for s in range(n_seeds):
-        X, y, w_star, is_fact = sample(d, alphas.max(), eps, rng=rng)
-        for j, alpha in enumerate(alphas):
-            n = int(round(alpha * d))
-            model = fit(X[:n], y[:n], lam, loss, rng=rng, **fit_kwargs)
-            err = errors(model, X[:n], y[:n], is_fact[:n], w_star, n_test=n_test, rng=rng)
-            for k in names:
-                out[k][s, j] = getattr(err, k)
+    out = {k: runs.to_array(k) for k in names}
     return Simulation(alpha=alphas, d=d, eps=eps, lam=lam, loss=loss, **out)

@@ -601,7 +601,7 @@ def gamp_rie(tokens, y, rho, channel, *, max_iter=300, tol=1e-5, damping=0.5, S_
        :math:`\Omega, V`;
     2. :math:`G_\mu = g_{\rm out}(y_\mu; \Omega_\mu, V)` and
        :math:`\hat q = 2\alpha\,\mathbb{E}[g^\top K g]_{q = Q_0 - V,\, V}`
-       (:meth:`AIMChannel.fisher`; for the linear and softmax channels this
+       (the channel's ``fisher``; for the linear and softmax channels this
        is :math:`-2\alpha\sum_{a\le b}K_{ab}\,\partial g_{ab}/\partial\omega_{ab}`
        exactly, the coefficient that makes :math:`\hat S` cancel in the
        next line);
@@ -609,7 +609,7 @@ def gamp_rie(tokens, y, rho, channel, *, max_iter=300, tol=1e-5, damping=0.5, S_
        approximately :math:`S` plus GOE noise of variance :math:`\Delta = 1/\hat q`;
     4. :math:`\hat S \leftarrow \mathrm{RIE}(R; \Delta, \rho)` (undamped) with the
        eigenvalues of :math:`R` clipped to the support of :math:`\mu_\Delta`
-       first (:func:`_rie_clamped`), and :math:`c = \mathrm{mmse}_\rho(\Delta)`.
+       first (``_rie_clamped``), and :math:`c = \mathrm{mmse}_\rho(\Delta)`.
 
     Damping acts on :math:`(\Omega, V)` only: damping :math:`\hat S` instead
     breaks the Onsager cancellation (the damped estimate's response to

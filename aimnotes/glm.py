@@ -17,6 +17,7 @@ References
    thresholds and algorithms", Adv. Phys. 65, 453 (2016).
 """
 
+import functools
 import warnings
 from dataclasses import dataclass, field
 
@@ -33,6 +34,7 @@ from ._validation import (
 )
 from .channels import Sign
 from .solvers import ConvergenceWarning, fixed_point
+from .sweeps import sweep
 
 __all__ = [
     "sample",
@@ -572,7 +574,34 @@ class FiniteSizeRuns:
         return values.std(axis=0, ddof=1) / np.sqrt(values.shape[0])
 
 
-def finite_size_runs(d, alphas, prior, channel, estimator=None, *, n_seeds=3, rng=None):
+def _finite_size_seed(state, d, alphas, prior, channel, estimator):
+    """One seed of :func:`finite_size_runs`: redraw its data, run every alpha."""
+    bit_generator = getattr(np.random, state["bit_generator"])()
+    bit_generator.state = state
+    rng = np.random.Generator(bit_generator)
+    X, y, x_true = sample(d, alphas.max(), prior, channel, rng=rng)
+    if estimator is None:
+        def estimator(X, y):
+            return amp(X, y, prior, channel)
+    out = {k: np.zeros(alphas.size) for k in ("mse", "test_error", "overlap", "n_iter")}
+    out["converged"] = np.ones(alphas.size, dtype=bool)
+    for j, alpha in enumerate(alphas):
+        n = int(round(alpha * d))
+        result = estimator(X[:n], y[:n])
+        if isinstance(result, AMPResult):
+            x_hat = result.x_hat
+            out["converged"][j] = result.converged
+            out["n_iter"][j] = result.n_iter
+        else:
+            x_hat = np.asarray(result, dtype=float)
+        out["mse"][j] = np.mean((x_hat - x_true) ** 2)
+        out["test_error"][j] = channel.test_error(x_hat, x_true)
+        out["overlap"][j] = x_hat @ x_true / d
+    return out
+
+
+def finite_size_runs(d, alphas, prior, channel, estimator=None, *, n_seeds=3, rng=None,
+                     executor=None, progress=True):
     r"""Run an estimator on fresh teacher-student data for several alphas and seeds.
 
     For each seed one data set is drawn at the largest alpha and the
@@ -594,37 +623,46 @@ def finite_size_runs(d, alphas, prior, channel, estimator=None, *, n_seeds=3, rn
     n_seeds : int
         Number of independent data sets.
     rng : numpy.random.Generator or int, optional
+        Seed s uses the s-th consecutive draw of :func:`sample` from this
+        generator.
+    executor : concurrent.futures.Executor, optional
+        Runs the seeds, one task each, through
+        :func:`aimnotes.sweep <aimnotes.sweeps.sweep>` (default: one after
+        the other in this process). ``estimator`` must then be picklable
+        for a process pool or a dask cluster.
+    progress : bool
+        Progress bar over the seeds (see :func:`~aimnotes.sweeps.sweep`).
 
     Returns
     -------
     FiniteSizeRuns
+
+    Notes
+    -----
+    The numbers do not depend on ``executor``: the generator states at
+    the start of every seed's draw are recorded here (drawing the data
+    sets one after the other, as a sequential loop would), and each task
+    redraws its data set from its state.
     """
     d = check_positive_int(d, "d")
     n_seeds = check_positive_int(n_seeds, "n_seeds")
     alphas = np.atleast_1d(check_nonnegative(alphas, "alphas"))
-    if estimator is None:
-        def estimator(X, y):
-            return amp(X, y, prior, channel)
+    shared = isinstance(rng, np.random.Generator)
     rng = np.random.default_rng(rng)
-    shape = (n_seeds, alphas.size)
-    out = {k: np.zeros(shape) for k in ("mse", "test_error", "overlap", "n_iter")}
-    out["converged"] = np.ones(shape, dtype=bool)
+    states = []
     for s in range(n_seeds):
-        X, y, x_true = sample(d, alphas.max(), prior, channel, rng=rng)
-        for j, alpha in enumerate(alphas):
-            n = int(round(alpha * d))
-            result = estimator(X[:n], y[:n])
-            if isinstance(result, AMPResult):
-                x_hat = result.x_hat
-                out["converged"][s, j] = result.converged
-                out["n_iter"][s, j] = result.n_iter
-            else:
-                x_hat = np.asarray(result, dtype=float)
-            out["mse"][s, j] = np.mean((x_hat - x_true) ** 2)
-            out["test_error"][s, j] = channel.test_error(x_hat, x_true)
-            out["overlap"][s, j] = x_hat @ x_true / d
+        states.append(rng.bit_generator.state)
+        if s < n_seeds - 1 or shared:
+            # Advance the generator exactly as drawing this seed's data does
+            # (a caller's own generator ends where the sequential loop left it).
+            sample(d, alphas.max(), prior, channel, rng=rng)
+    task = functools.partial(_finite_size_seed, d=d, alphas=alphas, prior=prior,
+                             channel=channel, estimator=estimator)
+    runs = sweep(task, {"state": states}, executor, progress, desc="finite_size_runs")
+    out = {k: np.array([r[k] for r in runs]) for k in runs[0]}
     out["n_iter"] = out["n_iter"].astype(int)
-    return FiniteSizeRuns(alpha=alphas, **out)
+    return FiniteSizeRuns(alpha=alphas, **{
+        k: out[k] for k in ("mse", "test_error", "overlap", "converged", "n_iter")})
 
 
 # ---------------------------------------------------------------- baselines

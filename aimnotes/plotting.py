@@ -41,8 +41,7 @@ def errorbar_runs(ax, x, runs, **kwargs):
     runs : array_like, shape (n_seeds, k)
         One row per seed.
     **kwargs
-        Passed to :meth:`~matplotlib.axes.Axes.errorbar` (default: markers,
-        no connecting line).
+        Passed to ``ax.errorbar`` (default: markers, no connecting line).
 
     Returns
     -------

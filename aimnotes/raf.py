@@ -594,7 +594,7 @@ def erm_state_evolution(alpha, eps, lam, loss="square", *, mu1=1.0, mu_star=0.0,
     * ``"hinge"`` uses the piecewise prox table (§4), integrated with the
       :math:`\xi` line split at its breakpoints and Gauss-Legendre pieces.
     * ``"logistic"`` solves :math:`h = \omega + Vy\sigma(-yh)` with a
-      vectorised safeguarded Newton iteration (:func:`logistic_prox`).
+      vectorised safeguarded Newton iteration (``logistic_prox``).
 
     **lam = 0** uses the rescaled variables :math:`\bar V = \lambda V`,
     :math:`\hat m/\lambda`, :math:`\hat q/\lambda^2`, :math:`\hat V/\lambda`

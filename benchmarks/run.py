@@ -4,7 +4,7 @@ Usage::
 
     python benchmarks/run.py [--quick] [--output PATH]
 
-Five benchmarks, each documenting requirements of the package:
+Seven benchmarks, each documenting requirements of the package:
 
 1. State evolution over a grid of ``alpha`` as one vectorised call of
    :func:`aimnotes.glm.state_evolution`, against a Python loop of scalar
@@ -30,6 +30,15 @@ Five benchmarks, each documenting requirements of the package:
    over a Python loop of scalar calls for the logistic loss at
    ``lam = 1e-2`` (reported; with ``--quick`` the loop runs on every fifth
    alpha and its time is scaled).
+
+6. Bilinear sequence regression (``benchmarks/bench_bsr.py``): building the
+   denoising-MMSE table for one ``(beta, rho)`` (requirement: a couple of
+   seconds, accurate to 1e-5), a 50-point state-evolution curve warm and cold,
+   and one GAMP-RIE iteration against its two design products plus one SVD
+   (requirement: at most 2 times their cost).
+7. Spreading (``benchmarks/bench_spreading.py``): one BP sweep on a random
+   3-regular graph with ``N = 10**5``, ``T = 5`` (requirement: about a
+   second), and one BP-AMP outer step against its two mat-vecs.
 
 Every time is the median over repeats of ``timeit``-style measurements
 (garbage collector off, several calls per measurement for short
@@ -58,6 +67,9 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 import aimnotes
 from aimnotes import _hardmax, aim, channels, glm, priors, raf, rmt
+
+import bench_bsr  # noqa: E402  (benchmarks/ is the script's directory)
+import bench_spreading  # noqa: E402
 from aimnotes.solvers import ConvergenceWarning
 
 HERE = Path(__file__).resolve().parent
@@ -874,10 +886,19 @@ def main(argv=None):
         "aim_state_evolution": bench_aim_state_evolution(cfg),
         "aim_gamp": bench_aim_gamp(cfg),
         "raf_state_evolution": bench_raf_state_evolution(cfg),
+        "bsr": bench_bsr.bench_bsr(quick=args.quick),
+        "spreading": bench_spreading.bench_bp_sweep(quick=args.quick),
     }
     results["environment"]["load_average_end"] = (
         list(os.getloadavg()) if hasattr(os, "getloadavg") else None)
     print(format_report(results))
+    print()
+    print(bench_bsr.format_report(results["bsr"]))
+    sp = results["spreading"]
+    print(f"\nSpreading: one BP sweep, N = {sp['n_nodes']}, 3-regular, T = {sp['T']}: "
+          f"{sp['sweep_s']:.2f} s (required: about 1 s); BP-AMP outer step, N = "
+          f"{sp['amp_n_nodes']}, M = {sp['amp_m']}: {sp['outer_step_s'] * 1e3:.1f} ms, "
+          f"{sp['outer_over_matvecs']:.0f}x its two mat-vecs")
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

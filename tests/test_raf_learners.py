@@ -279,8 +279,10 @@ def test_simulate_square_loss_matches_closed_forms():
 def test_simulate_reuses_one_draw_per_seed():
     d, alphas = 60, [0.5, 1.5]
     sim = raf.simulate(d, alphas, 0.2, 0.5, "hinge", n_seeds=2, rng=14)
-    rng = np.random.default_rng(14)
+    # Seed s draws everything from its own child of SeedSequence(14) (aimnotes.sweep).
+    children = np.random.SeedSequence(14).spawn(2)
     for s in range(2):
+        rng = np.random.default_rng(children[s])
         X, y, w_star, is_fact = raf.sample(d, 1.5, 0.2, rng=rng)
         for j, alpha in enumerate(alphas):
             n = int(round(alpha * d))
