@@ -735,7 +735,7 @@ def rectangular_rie(Y, delta, rho, *, clip=False):
     clip : bool
         Outside the outer edges of the asymptotic support, shift the
         singular values by the correction at the nearest edge instead of
-        evaluating :math:`G` there (:func:`_clip_to_support`): the
+        evaluating :math:`G` there (``_clip_to_support``): the
         correction has an infinite slope just outside the edges, so
         finite-size outliers would jump back and forth across them inside an
         iteration such as GAMP-RIE. The shrinkage stays continuous, with
