@@ -32,7 +32,7 @@ MATHJAX_PARTS   := tex-mml-chtml.js input output/chtml a11y ui sre adaptors
 BOOK_HASH_FILE := _build/.aimnotes-hash
 BOOK_SIZE = $(or $(AIMNOTES_SIZE),default)
 BOOK_HASH = { find aimnotes -name '*.py' -type f | LC_ALL=C sort | xargs sha256sum; \
-              sha256sum constraints.txt pyproject.toml; \
+              sha256sum constraints.txt pyproject.toml benchmarks/*.json; \
               echo "AIMNOTES_SIZE=$(BOOK_SIZE)"; } | sha256sum | cut -d' ' -f1
 
 SHELL := /bin/bash
