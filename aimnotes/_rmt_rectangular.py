@@ -673,13 +673,13 @@ def _clip_to_support(x, g, delta, beta, rho):
         lo_edge, hi_edge = x_in.min(), x_in.max()
         # brackets (inside point, outside neighbour) for the edges that need one
         above, below = x[x > hi_edge], x[(x < lo_edge) & ~inside]
-        lo = []
+        brackets = []
         if above.size:
-            lo.append((hi_edge, above.min()))
+            brackets.append((hi_edge, above.min()))
         if below.size:
-            lo.append((lo_edge, below.max()))
-        if lo:
-            a, b = (np.array(v, dtype=float) for v in zip(*lo))  # a inside, b outside
+            brackets.append((lo_edge, below.max()))
+        if brackets:
+            a, b = (np.array(v, dtype=float) for v in zip(*brackets))  # a inside, b outside
             # A few rounds of a 33-point scan of [a, b] (one batched root
             # solve each) instead of a long bisection: edges to 32^-4 of the
             # bracket, plenty for a finite-size regularisation.

@@ -21,27 +21,18 @@ Times are medians over repeats; nothing is asserted.
 """
 
 import argparse
-import time
 import warnings
 
 import numpy as np
 
 from aimnotes import _rmt_rectangular, bsr, rmt
 from aimnotes.solvers import ConvergenceWarning
+from bench_spreading import _median_time  # benchmarks/ is the script's directory
 
 TABLE_MAX_S = 2.5
 TABLE_MAX_ERROR = 1e-5
 GAMP_MAX_RATIO = 2.0
 CASES = ((1.0, 0.5), (2.0, 0.3), (4.0, 0.1))
-
-
-def _median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def _cold_table(beta, rho):
