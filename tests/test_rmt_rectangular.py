@@ -12,7 +12,10 @@ from aimnotes.rmt import (
     sample_rectangular_signal,
 )
 
-CASES = [(2.0, 0.5, 0.5), (1.0, 0.5, 0.5), (1.0, 2.0, 0.1), (3.0, 0.2, 1e-3)]
+CASES = [(2.0, 0.5, 0.5), (1.0, 0.5, 0.5), (1.0, 2.0, 0.1), (3.0, 0.2, 1e-3),
+         # a narrow bulk of small singular values; a narrow gap; a small noise
+         # at rho = 1 where the discriminant's roots are off by 4e-4 before Newton
+         (1000.0, 0.9, 1e-5), (4.0, 0.1, 6.3), (1000.0, 1.0, 1e-6)]
 
 
 @pytest.mark.parametrize("beta,rho,delta", CASES)
@@ -29,11 +32,41 @@ def test_density_mass_and_moments(beta, rho, delta):
     np.testing.assert_allclose(m, exact, rtol=1e-7, atol=1e-8)
 
 
-@pytest.mark.parametrize("beta,rho", [(1.0, 0.5), (2.0, 0.5), (3.0, 0.2), (1.0, 2.0)])
+@pytest.mark.parametrize("beta,rho", [(1.0, 0.5), (2.0, 0.5), (3.0, 0.2), (1.0, 2.0), (1000.0, 0.9)])
 def test_small_delta_slope_is_counting_bound(beta, rho):
     alpha_s = 1.0 if rho >= 1 else rho * (1 + beta - rho) / beta
-    dl = 1e-3
+    dl = 1e-3 / beta  # the slope settles at smaller noise for larger beta
     assert abs(rectangular_denoising_mmse(dl, beta, rho) / dl - alpha_s) < 5e-3
+
+
+@pytest.mark.parametrize("beta,rho,delta", CASES)
+def test_support_edges_are_sharp(beta, rho, delta):
+    # mu vanishes just outside every edge and not just inside (edges to 1e-9 relative).
+    for a, b in rectangular_spectral_support(delta, beta, rho):
+        out = [b * (1 + 1e-9)] + ([a * (1 - 1e-9)] if a > 0 else [])
+        near = [b * (1 - 1e-6)] + ([a * (1 + 1e-6)] if a > 0 else [])
+        assert np.all(rectangular_spectral_density(out, delta, beta, rho) == 0)
+        assert np.all(rectangular_spectral_density(near, delta, beta, rho) > 0)
+
+
+def test_narrow_bulk_of_small_singular_values():
+    # rho < 1: S has d - r zero singular values; at small noise they form a
+    # bulk of mass 1 - rho near sqrt(delta) (here 2% wide), apart from the rest.
+    beta, rho, delta = 1000.0, 0.9, 1e-5
+    (a, b), (c, _) = rectangular_spectral_support(delta, beta, rho)
+    assert b < 0.1 * c and (b - a) < 0.05 * a
+    th, wt = gauss_legendre(200, 0.0, np.pi)
+    x = a + 0.5 * (b - a) * (1 - np.cos(th))
+    mass = 2 * np.sum(wt * 0.5 * (b - a) * np.sin(th) * rectangular_spectral_density(x, delta, beta, rho))
+    assert mass == pytest.approx(1 - rho, rel=1e-9)
+
+
+def test_narrow_gap_between_bulks():
+    # Just before two bulks merge (beta = 4, rho = 0.1, delta = 6.3) the gap is
+    # 4e-4 of its position wide; mu vanishes inside it.
+    (_, b), (c, _) = rectangular_spectral_support(6.3, 4.0, 0.1)
+    assert 0 < c - b < 1e-3 * b
+    assert rectangular_spectral_density(0.5 * (b + c), 6.3, 4.0, 0.1) == 0
 
 
 def test_large_rho_is_gaussian():
@@ -95,6 +128,25 @@ def test_mmse_below_linear_and_increasing(beta, rho):
     assert np.all(np.diff(m) > 0)
     supp = rectangular_spectral_support(d[-1], beta, rho)
     assert len(supp) <= 2 and (beta == 1 or supp[0, 0] > 1e-2)
+
+
+@pytest.mark.parametrize("rho", [0.5, 10.0])
+def test_mmse_at_large_noise(rho):
+    # beta = 1: the support reaches 0, where the root solve degrades for large
+    # delta (x < 1e-7); one quadrature node there cost 1e-4 in the MMSE, which
+    # multiplies the integrals by delta^2 (regression: 1.0000038 at delta = 1e4).
+    d = np.geomspace(5e3, 1e4, 25)
+    m = rectangular_denoising_mmse(d, 1.0, rho)
+    assert np.all(m <= d / (1 + d) + 1e-9) and np.all(np.diff(m) > 0)
+
+
+@pytest.mark.parametrize("rho", [0.5, 10.0])
+@pytest.mark.parametrize("delta", [0.3, 1e3])
+def test_density_at_zero_beta_one(rho, delta):
+    # Closed form from the quartic at x -> 0 against the root solve at small x.
+    near = rectangular_spectral_density(1e-4 * np.sqrt(1 + delta), delta, 1.0, rho)
+    assert rectangular_spectral_density(0.0, delta, 1.0, rho) == pytest.approx(near, rel=1e-6)
+    assert rectangular_spectral_density(0.0, delta, 2.0, rho) == 0
 
 
 def test_known_bad_case():
