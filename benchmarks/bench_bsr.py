@@ -55,7 +55,8 @@ def bench_bsr(quick=False):
     dict
         ``tables`` (one row per ``(beta, rho)``: ``table_s``, ``n_nodes``,
         ``max_error`` against direct evaluations, ``se_warm_s``,
-        ``se_cold_s``, the limits ``max_table_s`` and ``max_error_allowed``), and ``gamp`` (``iteration_s``, ``ops_s``, ``ratio``).
+        ``se_cold_s``, the limits ``max_table_s`` and ``max_error_allowed``), and
+        ``gamp`` (``iteration_s``, ``ops_s``, ``ratio``).
     """
     repeats = 1 if quick else 3
     rng = np.random.default_rng(0)
@@ -120,7 +121,8 @@ def format_report(res):
     lines.append(f"  GAMP-RIE d = L = {gm['d']}, n = {gm['n']}: one iteration "
                  f"{gm['iteration_s'] * 1e3:.2f} ms, two design products + SVD "
                  f"{gm['ops_s'] * 1e3:.2f} ms, ratio {gm['ratio']:.2f} "
-                 f"(required <= {gm['max_ratio']:g}: {'yes' if gm['meets_requirement'] else 'NO'})")
+                 f"(required <= {gm['max_ratio']:g}: "
+                 f"{'yes' if gm['meets_requirement'] else 'NO'})")
     return "\n".join(lines)
 
 

@@ -32,7 +32,8 @@ def test_density_mass_and_moments(beta, rho, delta):
     np.testing.assert_allclose(m, exact, rtol=1e-7, atol=1e-8)
 
 
-@pytest.mark.parametrize("beta,rho", [(1.0, 0.5), (2.0, 0.5), (3.0, 0.2), (1.0, 2.0), (1000.0, 0.9)])
+@pytest.mark.parametrize("beta,rho",
+                         [(1.0, 0.5), (2.0, 0.5), (3.0, 0.2), (1.0, 2.0), (1000.0, 0.9)])
 def test_small_delta_slope_is_counting_bound(beta, rho):
     alpha_s = 1.0 if rho >= 1 else rho * (1 + beta - rho) / beta
     dl = 1e-3 / beta  # the slope settles at smaller noise for larger beta
@@ -57,16 +58,22 @@ def test_narrow_bulk_of_small_singular_values():
     assert b < 0.1 * c and (b - a) < 0.05 * a
     th, wt = gauss_legendre(200, 0.0, np.pi)
     x = a + 0.5 * (b - a) * (1 - np.cos(th))
-    mass = 2 * np.sum(wt * 0.5 * (b - a) * np.sin(th) * rectangular_spectral_density(x, delta, beta, rho))
+    w = wt * 0.5 * (b - a) * np.sin(th)
+    mass = 2 * np.sum(w * rectangular_spectral_density(x, delta, beta, rho))
     assert mass == pytest.approx(1 - rho, rel=1e-9)
 
 
 def test_narrow_gap_between_bulks():
     # Just before two bulks merge (beta = 4, rho = 0.1, delta = 6.3) the gap is
-    # 4e-4 of its position wide; mu vanishes inside it.
+    # 4e-4 of its position wide; mu vanishes across it and not just outside it.
     (_, b), (c, _) = rectangular_spectral_support(6.3, 4.0, 0.1)
     assert 0 < c - b < 1e-3 * b
-    assert rectangular_spectral_density(0.5 * (b + c), 6.3, 4.0, 0.1) == 0
+    x = np.linspace(b, c, 201)[1:-1]
+    assert np.all(rectangular_spectral_density(x, 6.3, 4.0, 0.1) == 0)
+    # Across the merge the number of bulks drops once, from 2 to 1 (the gap
+    # closes continuously; a near-real pair of roots must not flicker).
+    count = [len(rectangular_spectral_support(d, 4.0, 0.1)) for d in np.linspace(6.40, 6.43, 61)]
+    assert count[0] == 2 and count[-1] == 1 and np.count_nonzero(np.diff(count)) == 1
 
 
 def test_large_rho_is_gaussian():
@@ -140,13 +147,37 @@ def test_mmse_at_large_noise(rho):
     assert np.all(m <= d / (1 + d) + 1e-9) and np.all(np.diff(m) > 0)
 
 
-@pytest.mark.parametrize("rho", [0.5, 10.0])
-@pytest.mark.parametrize("delta", [0.3, 1e3])
+@pytest.mark.parametrize("rho, delta", [(0.5, 0.3), (0.5, 1e3), (10.0, 0.3), (10.0, 1e3),
+                                        (2.0, 1e-12)])  # the last cancels in the naive form
 def test_density_at_zero_beta_one(rho, delta):
     # Closed form from the quartic at x -> 0 against the root solve at small x.
     near = rectangular_spectral_density(1e-4 * np.sqrt(1 + delta), delta, 1.0, rho)
     assert rectangular_spectral_density(0.0, delta, 1.0, rho) == pytest.approx(near, rel=1e-6)
-    assert rectangular_spectral_density(0.0, delta, 2.0, rho) == 0
+
+
+def test_clipped_points_take_g_at_the_edge():
+    # rectangular_rie(clip=True): points beyond the outer edges move onto them, with
+    # G there from the double root (the root selection is ill-conditioned at the edge).
+    from aimnotes._rmt_rectangular import _G, _clip_to_support
+
+    beta, rho, delta = 2.0, 0.5, 0.3
+    supp = rectangular_spectral_support(delta, beta, rho)
+    lo, hi = supp[0, 0], supp[-1, 1]
+    x = np.array([0.5 * lo, 0.5 * (lo + hi), 1.05 * hi])
+    xc, gc = _clip_to_support(x, _G(x, delta, beta, rho), delta, beta, rho)
+    np.testing.assert_array_equal(xc, [lo, x[1], hi])
+    inner = _G(np.array([lo * (1 + 1e-10), hi * (1 - 1e-10)]), delta, beta, rho)
+    assert np.all(gc[[0, 2]].imag == 0)
+    np.testing.assert_allclose(gc[[0, 2]].real, inner.real, rtol=1e-4)
+
+
+def test_quadrature_warns_when_not_converged(monkeypatch):
+    import aimnotes._rmt_rectangular as rr
+    from aimnotes.solvers import ConvergenceWarning
+
+    monkeypatch.setattr(rr, "_QUAD_NMAX", rr._QUAD_N0)
+    with pytest.warns(ConvergenceWarning, match="quadrature"):
+        rectangular_denoising_mmse(0.5, 2.0, 0.5)
 
 
 def test_known_bad_case():
