@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
+from ._seeds import seed_mean, seed_stderr
 from ._validation import (
     as_float_array,
     check_choice,
@@ -562,16 +563,8 @@ class FiniteSizeRuns:
     converged: np.ndarray
     n_iter: np.ndarray
 
-    def mean(self, name):
-        """Average of a metric over seeds."""
-        return getattr(self, name).mean(axis=0)
-
-    def stderr(self, name):
-        """Standard error of that average (0 with a single seed)."""
-        values = getattr(self, name)
-        if values.shape[0] < 2:
-            return np.zeros(values.shape[1])
-        return values.std(axis=0, ddof=1) / np.sqrt(values.shape[0])
+    mean = seed_mean
+    stderr = seed_stderr
 
 
 def _finite_size_seed(state, d, alphas, prior, channel, estimator):

@@ -49,9 +49,9 @@ def errorbar_runs(ax, x, runs, **kwargs):
     """
     import numpy as np
 
-    runs = np.atleast_2d(np.asarray(runs, dtype=float))
-    mean = runs.mean(axis=0)
-    stderr = runs.std(axis=0, ddof=1) / np.sqrt(runs.shape[0]) if runs.shape[0] > 1 else 0 * mean
+    from ._seeds import mean_and_stderr
+
+    mean, stderr = mean_and_stderr(np.atleast_2d(runs))
     kwargs.setdefault("fmt", "o")
     kwargs.setdefault("markersize", 4)
     ax.errorbar(x, mean, yerr=stderr, **kwargs)

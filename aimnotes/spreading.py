@@ -43,6 +43,7 @@ import numpy as np
 from scipy.special import log_ndtr, ndtr
 
 from . import glm
+from ._seeds import seed_mean, seed_stderr
 from ._validation import (
     as_float_array,
     check_in_range,
@@ -1291,16 +1292,8 @@ class Comparison:
     converged: np.ndarray
     n_iter: np.ndarray
 
-    def mean(self, name):
-        """Average of a metric over seeds."""
-        return getattr(self, name).mean(axis=0)
-
-    def stderr(self, name):
-        """Standard error of that average (0 with a single seed)."""
-        values = getattr(self, name)
-        if values.shape[0] < 2:
-            return np.zeros(values.shape[1])
-        return values.std(axis=0, ddof=1) / np.sqrt(values.shape[0])
+    mean = seed_mean
+    stderr = seed_stderr
 
 
 def _source_overlap(p_source, is_source):
